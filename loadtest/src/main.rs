@@ -1,0 +1,2 @@
+//! placeholder: filled by its own issue
+fn main() {}

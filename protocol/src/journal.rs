@@ -1,0 +1,87 @@
+//! The journal's event envelope and the payloads of the event kinds the hub writes.
+//!
+//! The envelope is stable: analysts depend on it. `payload` is MessagePack (a map, encoded with
+//! [`encode_payload`]); `hash` chains each event to the previous one of its stream and is computed
+//! by the storage layer over the stored bytes.
+
+use bytes::Bytes;
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::command::Body;
+
+/// One stored event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventEnvelope {
+    pub school_id: String,
+    /// UTC date of `occurred_at`, `YYYY-MM-DD`.
+    pub day: String,
+    /// UUID version 7 (time-ordered).
+    pub event_id: Uuid,
+    /// `class:s1:c1`, `user:s1:u1`, `payment:{id}`, `roster:s1`, …
+    pub stream: String,
+    /// Per stream, from 1, gap-free.
+    pub seq: u64,
+    /// Dotted name, e.g. `chat.message.posted`.
+    pub kind: String,
+    /// Who caused it: a user id, `system`, a service or a provider.
+    pub actor: String,
+    /// Milliseconds since the Unix epoch.
+    pub occurred_at: i64,
+    /// MessagePack map.
+    pub payload: Bytes,
+    /// SHA-256 over the previous event's hash and this event's stored fields.
+    pub hash: [u8; 32],
+}
+
+/// Event kinds written by the hub core.
+pub mod kinds {
+    /// A chat message on a class, DM or announcements channel.
+    pub const CHAT_MESSAGE_POSTED: &str = "chat.message.posted";
+    /// A notification was requested (stream `notification:{id}`).
+    pub const NOTIFICATION_CREATED: &str = "notification.created";
+    /// A notification landed in one user's inbox (stream `user:{school}:{user}`).
+    pub const NOTIFICATION_POSTED: &str = "notification.posted";
+    /// A roster member was added or changed (stream `roster:{school}`).
+    pub const MEMBER_UPSERTED: &str = "roster.member.upserted";
+    /// A roster member was removed (stream `roster:{school}`).
+    pub const MEMBER_REMOVED: &str = "roster.member.removed";
+}
+
+/// Payload of `chat.message.posted`. The sender is the envelope's `actor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessagePosted {
+    pub body: Body,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+}
+
+/// Payload of `notification.created` and `notification.posted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationPayload {
+    pub notification_id: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub data: Body,
+    /// Recipients (only on `notification.created`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+}
+
+/// Encodes a payload as a MessagePack map.
+pub fn encode_payload<T: Serialize>(payload: &T) -> Bytes {
+    // unwrap: payload types have string keys and no fallible Serialize impls.
+    Bytes::from(rmp_serde::to_vec_named(payload).unwrap())
+}
+
+/// Decodes a payload written by [`encode_payload`].
+pub fn decode_payload<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(bytes)
+}
+
+/// A new UUID v7 for an event.
+pub fn new_event_id() -> Uuid {
+    Uuid::now_v7()
+}
