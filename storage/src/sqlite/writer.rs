@@ -1,0 +1,641 @@
+//! The journal's single writer: one OS thread owning the only read-write connection.
+//!
+//! Group commit: the thread blocks for the first queued command, then takes every command that
+//! queued meanwhile (up to [`super::SqliteOptions::max_group_events`] events), runs them all in
+//! ONE transaction and commits with one fsync. Each command runs inside its own SAVEPOINT, so a
+//! batch that fails (validation, injected fault, constraint) is rolled back alone — its seqs are
+//! handed out again to the next batch — while the rest of the group commits. Seqs are assigned
+//! and idempotency keys resolved inside the transaction, against an in-memory cache of each
+//! stream's head and last hash; a rolled-back batch restores the cache entries it touched.
+//!
+//! A failed COMMIT (or any I/O-class error) is fatal: the group's callers and every later one get
+//! [`StorageError::Unavailable`] and [`crate::Health`] turns bad. Continuing would risk
+//! acknowledging writes whose durability is unknown; the process restarts and recovers instead.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+use crate::error::StorageError;
+use crate::hash::{event_hash, GENESIS_HASH};
+use crate::journal::{AppendOutcome, AppendRequest, IDEMPOTENCY_TTL};
+use crate::sqlite::errors::{is_fatal, map_sqlite};
+use crate::sqlite::schema::{envelope_from_row, seq_param, EVENT_COLUMNS};
+use oneclass_protocol::journal::{new_event_id, EventEnvelope};
+use oneclass_protocol::timestamp::{day_of_ms, now_ms};
+
+/// The head cache is dropped and rebuilt lazily once it holds this many streams, so a hub that
+/// touches millions of streams over its life does not grow without bound.
+const HEAD_CACHE_CAPACITY: usize = 100_000;
+
+/// Longest accepted stream, kind, actor or school id, in bytes; a guard against garbage input.
+const MAX_NAME_LEN: usize = 512;
+
+/// Milliseconds in a UTC day, for caching the `day` string of consecutive events.
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// State shared between the writer thread and the [`super::SqliteJournal`] handle.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Set once, by the first fatal error; appends fail from then on.
+    pub fatal: Mutex<Option<String>>,
+    /// Cleared when the writer thread exits, for whatever reason (including a panic).
+    pub writer_alive: AtomicBool,
+    /// Test aid: how many caller batches still have to fail after seq assignment.
+    pub fail_batches: AtomicU64,
+    /// Test aid: how many group commits still have to fail as if the fsync had failed.
+    pub fail_commits: AtomicU64,
+}
+
+/// A request to the writer.
+pub(crate) enum Command {
+    Append {
+        batch: Vec<AppendRequest>,
+        reply: oneshot::Sender<Result<Vec<AppendOutcome>, StorageError>>,
+    },
+    SetCursor {
+        school_id: String,
+        user_id: String,
+        channel: String,
+        seq: u64,
+        reply: oneshot::Sender<Result<u64, StorageError>>,
+    },
+    Prune {
+        older_than_ms: i64,
+        reply: oneshot::Sender<Result<u64, StorageError>>,
+    },
+}
+
+/// A command plus its slot in the bounded queue; the slot frees when the command is answered.
+pub(crate) struct Queued {
+    pub command: Command,
+    pub permit: OwnedSemaphorePermit,
+}
+
+impl Queued {
+    /// Events this command adds to a group (at least 1, so empty commands still count).
+    fn weight(&self) -> usize {
+        match &self.command {
+            Command::Append { batch, .. } => batch.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
+/// The result of one command, held until the group's commit decides whether it stands.
+enum Done {
+    Append(
+        oneshot::Sender<Result<Vec<AppendOutcome>, StorageError>>,
+        Result<Vec<AppendOutcome>, StorageError>,
+    ),
+    Count(
+        oneshot::Sender<Result<u64, StorageError>>,
+        Result<u64, StorageError>,
+    ),
+}
+
+impl Done {
+    fn send(self) {
+        // A caller that gave up waiting dropped its receiver; the outcome stands regardless.
+        match self {
+            Done::Append(tx, r) => drop(tx.send(r)),
+            Done::Count(tx, r) => drop(tx.send(r)),
+        }
+    }
+
+    fn fail(self, reason: &str) {
+        let err = || StorageError::Unavailable(reason.to_owned());
+        match self {
+            Done::Append(tx, _) => drop(tx.send(Err(err()))),
+            Done::Count(tx, _) => drop(tx.send(Err(err()))),
+        }
+    }
+}
+
+fn unavailable_all(command: Command, reason: &str) {
+    let err = || StorageError::Unavailable(reason.to_owned());
+    match command {
+        Command::Append { reply, .. } => drop(reply.send(Err(err()))),
+        Command::SetCursor { reply, .. } | Command::Prune { reply, .. } => {
+            drop(reply.send(Err(err())))
+        }
+    }
+}
+
+/// Why a command inside the group failed.
+enum Failure {
+    /// Only this command is affected: roll back its savepoint and tell its caller.
+    Request(StorageError),
+    /// The file can no longer be trusted: abandon the whole group and stop writing.
+    Fatal(String),
+}
+
+impl Failure {
+    fn from_sqlite(context: &str, e: rusqlite::Error) -> Self {
+        if is_fatal(&e) {
+            Failure::Fatal(format!("{context}: {e}"))
+        } else {
+            Failure::Request(map_sqlite(context, e))
+        }
+    }
+}
+
+/// A stream's last committed-or-pending event, as the writer sees it.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    seq: u64,
+    hash: [u8; 32],
+}
+
+/// Tunables of the writer loop.
+pub(crate) struct WriterConfig {
+    pub max_group_events: usize,
+    pub prune_interval: Duration,
+}
+
+/// The writer thread's state.
+pub(crate) struct Writer {
+    conn: Connection,
+    rx: Receiver<Queued>,
+    shared: Arc<Shared>,
+    config: WriterConfig,
+    heads: HashMap<String, Head>,
+    /// Last `day` computed, keyed by day number, since consecutive events share a day.
+    day_cache: Option<(i64, String)>,
+    last_prune: Option<Instant>,
+}
+
+/// Clears `writer_alive` when the thread ends, even by panic.
+struct AliveGuard(Arc<Shared>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.writer_alive.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        rx: Receiver<Queued>,
+        shared: Arc<Shared>,
+        config: WriterConfig,
+    ) -> Self {
+        Writer {
+            conn,
+            rx,
+            shared,
+            config,
+            heads: HashMap::new(),
+            day_cache: None,
+            last_prune: None,
+        }
+    }
+
+    /// Runs until every sender is gone.
+    pub(crate) fn run(mut self) {
+        self.shared.writer_alive.store(true, Ordering::SeqCst);
+        let _guard = AliveGuard(self.shared.clone());
+        let mut carry: Option<Queued> = None;
+        loop {
+            let first = match carry.take() {
+                Some(q) => q,
+                None => {
+                    let wait = self.until_next_prune();
+                    match self.rx.recv_timeout(wait) {
+                        Ok(q) => q,
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.periodic_prune();
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            };
+            let mut events = first.weight();
+            let mut group = vec![first];
+            while events < self.config.max_group_events {
+                match self.rx.try_recv() {
+                    Ok(q) if events + q.weight() > self.config.max_group_events => {
+                        carry = Some(q);
+                        break;
+                    }
+                    Ok(q) => {
+                        events += q.weight();
+                        group.push(q);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.run_group(group);
+        }
+    }
+
+    fn fatal_reason(&self) -> Option<String> {
+        self.shared.fatal.lock().clone()
+    }
+
+    fn go_fatal(&mut self, reason: String) {
+        tracing::error!(message = "journal writer stopped accepting appends", %reason);
+        let mut fatal = self.shared.fatal.lock();
+        if fatal.is_none() {
+            *fatal = Some(reason);
+        }
+        self.heads.clear();
+    }
+
+    fn until_next_prune(&self) -> Duration {
+        match self.last_prune {
+            None => Duration::ZERO,
+            Some(at) => self.config.prune_interval.saturating_sub(at.elapsed()),
+        }
+    }
+
+    /// Forgets idempotency keys older than the TTL, in a transaction of its own.
+    fn periodic_prune(&mut self) {
+        self.last_prune = Some(Instant::now());
+        if self.fatal_reason().is_some() {
+            return;
+        }
+        let cutoff = now_ms() - IDEMPOTENCY_TTL.as_millis() as i64;
+        match self
+            .conn
+            .execute("DELETE FROM idempotency WHERE created_at < ?1", [cutoff])
+        {
+            Ok(n) => tracing::debug!(message = "pruned idempotency keys", removed = n),
+            Err(e) if is_fatal(&e) => self.go_fatal(format!("prune idempotency keys: {e}")),
+            Err(e) => tracing::warn!(message = "idempotency prune failed", error = %e),
+        }
+    }
+
+    fn run_group(&mut self, group: Vec<Queued>) {
+        if let Some(reason) = self.fatal_reason() {
+            for q in group {
+                unavailable_all(q.command, &reason);
+            }
+            return;
+        }
+        if self.heads.len() > HEAD_CACHE_CAPACITY {
+            self.heads.clear();
+        }
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            let reason = format!("begin transaction: {e}");
+            self.go_fatal(reason.clone());
+            for q in group {
+                unavailable_all(q.command, &reason);
+            }
+            return;
+        }
+        let mut done = Vec::with_capacity(group.len());
+        let mut fatal = None;
+        let mut permits = Vec::with_capacity(group.len());
+        let mut rest = group.into_iter();
+        for q in rest.by_ref() {
+            permits.push(q.permit);
+            match self.run_in_savepoint(q.command) {
+                Ok(d) => done.push(d),
+                Err(reason) => {
+                    fatal = Some(reason);
+                    break;
+                }
+            }
+        }
+        let fatal = fatal.or_else(|| self.commit());
+        match fatal {
+            None => done.into_iter().for_each(Done::send),
+            Some(reason) => {
+                // The transaction may be half-applied in the file's view; discard it.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.go_fatal(reason.clone());
+                done.into_iter().for_each(|d| d.fail(&reason));
+                for q in rest {
+                    unavailable_all(q.command, &reason);
+                }
+            }
+        }
+        drop(permits);
+    }
+
+    /// Commits the group; returns the fatal reason if the commit did not reach the disk.
+    fn commit(&mut self) -> Option<String> {
+        if take_one(&self.shared.fail_commits) {
+            return Some("injected commit failure (fail_next_commits)".to_owned());
+        }
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => None,
+            Err(e) => Some(format!("commit (fsync) failed: {e}")),
+        }
+    }
+
+    /// Runs one command in a savepoint; only a fatal failure is returned as an error.
+    fn run_in_savepoint(&mut self, command: Command) -> Result<Done, String> {
+        self.conn
+            .execute_batch("SAVEPOINT batch")
+            .map_err(|e| format!("open savepoint: {e}"))?;
+        let mut undo: Vec<(String, Option<Head>)> = Vec::new();
+        let (done, failed) = match command {
+            Command::Append { batch, reply } => match self.append(batch, &mut undo) {
+                Ok(outcomes) => (Done::Append(reply, Ok(outcomes)), false),
+                Err(Failure::Request(e)) => (Done::Append(reply, Err(e)), true),
+                Err(Failure::Fatal(reason)) => {
+                    drop(reply.send(Err(StorageError::Unavailable(reason.clone()))));
+                    return Err(reason);
+                }
+            },
+            Command::SetCursor {
+                school_id,
+                user_id,
+                channel,
+                seq,
+                reply,
+            } => {
+                let r = self
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO read_cursors (school_id, user_id, channel, seq)
+                         VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (school_id, user_id, channel)
+                         DO UPDATE SET seq = max(seq, excluded.seq)
+                         RETURNING seq",
+                    )
+                    .and_then(|mut st| {
+                        st.query_row(params![school_id, user_id, channel, seq_param(seq)], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                    });
+                match r {
+                    Ok(v) => (Done::Count(reply, Ok(v as u64)), false),
+                    Err(e) => match Failure::from_sqlite("set read cursor", e) {
+                        Failure::Fatal(reason) => return Err(reason),
+                        Failure::Request(e) => (Done::Count(reply, Err(e)), true),
+                    },
+                }
+            }
+            Command::Prune {
+                older_than_ms,
+                reply,
+            } => match self.conn.execute(
+                "DELETE FROM idempotency WHERE created_at < ?1",
+                [older_than_ms],
+            ) {
+                Ok(n) => (Done::Count(reply, Ok(n as u64)), false),
+                Err(e) => match Failure::from_sqlite("prune idempotency keys", e) {
+                    Failure::Fatal(reason) => return Err(reason),
+                    Failure::Request(e) => (Done::Count(reply, Err(e)), true),
+                },
+            },
+        };
+        if failed {
+            self.conn
+                .execute_batch("ROLLBACK TO batch; RELEASE batch")
+                .map_err(|e| format!("roll back savepoint: {e}"))?;
+            for (stream, before) in undo.into_iter().rev() {
+                match before {
+                    Some(h) => self.heads.insert(stream, h),
+                    None => self.heads.remove(&stream),
+                };
+            }
+        } else {
+            self.conn
+                .execute_batch("RELEASE batch")
+                .map_err(|e| format!("release savepoint: {e}"))?;
+        }
+        Ok(done)
+    }
+
+    /// The `day` of a timestamp, reusing the previous answer when the day is the same.
+    fn day(&mut self, occurred_at: i64) -> String {
+        let n = occurred_at.div_euclid(MS_PER_DAY);
+        match &self.day_cache {
+            Some((d, s)) if *d == n => s.clone(),
+            _ => {
+                let s = day_of_ms(occurred_at);
+                self.day_cache = Some((n, s.clone()));
+                s
+            }
+        }
+    }
+
+    /// The head of `stream`, from the cache or the file.
+    fn head(&mut self, stream: &str) -> Result<Option<Head>, Failure> {
+        if let Some(h) = self.heads.get(stream) {
+            return Ok(Some(*h));
+        }
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT s.head, e.hash FROM streams s
+                 JOIN events e ON e.stream = s.stream AND e.seq = s.head
+                 WHERE s.stream = ?1",
+            )
+            .and_then(|mut st| {
+                st.query_row([stream], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()
+            })
+            .map_err(|e| Failure::from_sqlite("read stream head", e))?;
+        Ok(match found {
+            None => None,
+            Some((seq, hash)) => Some(Head {
+                seq: seq as u64,
+                hash: hash.try_into().map_err(|_| {
+                    Failure::Fatal(format!("stored hash of {stream} is not 32 bytes"))
+                })?,
+            }),
+        })
+    }
+
+    fn append(
+        &mut self,
+        batch: Vec<AppendRequest>,
+        undo: &mut Vec<(String, Option<Head>)>,
+    ) -> Result<Vec<AppendOutcome>, Failure> {
+        for req in &batch {
+            validate(req).map_err(Failure::Request)?;
+        }
+        let created_at = now_ms();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for req in batch {
+            if let Some(idem) = &req.idempotency {
+                if let Some(outcome) = self.resolve_key(&idem.key, &idem.fingerprint)? {
+                    outcomes.push(outcome);
+                    continue;
+                }
+            }
+            let prev = self.head(&req.stream)?;
+            if !undo.iter().any(|(s, _)| *s == req.stream) {
+                undo.push((req.stream.clone(), prev));
+            }
+            let prev = prev.unwrap_or(Head {
+                seq: 0,
+                hash: GENESIS_HASH,
+            });
+            let seq = prev.seq + 1;
+            let event_id = new_event_id();
+            let day = self.day(req.occurred_at);
+            let hash = event_hash(
+                &prev.hash,
+                &req.school_id,
+                &day,
+                &event_id,
+                &req.stream,
+                seq,
+                &req.kind,
+                &req.actor,
+                req.occurred_at,
+                &req.payload,
+            );
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO events (stream, seq, school_id, day, event_id, kind, actor,
+                                         occurred_at, payload, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        req.stream,
+                        seq as i64,
+                        req.school_id,
+                        day,
+                        event_id.as_bytes().as_slice(),
+                        req.kind,
+                        req.actor,
+                        req.occurred_at,
+                        req.payload.as_ref(),
+                        hash.as_slice(),
+                    ])
+                })
+                .map_err(|e| Failure::from_sqlite("insert event", e))?;
+            if let Some(idem) = &req.idempotency {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO idempotency (key, fingerprint, stream, seq, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            idem.key,
+                            idem.fingerprint.as_slice(),
+                            req.stream,
+                            seq as i64,
+                            created_at,
+                        ])
+                    })
+                    .map_err(|e| Failure::from_sqlite("record idempotency key", e))?;
+            }
+            self.heads.insert(req.stream.clone(), Head { seq, hash });
+            outcomes.push(AppendOutcome::Appended(EventEnvelope {
+                school_id: req.school_id,
+                day,
+                event_id,
+                stream: req.stream,
+                seq,
+                kind: req.kind,
+                actor: req.actor,
+                occurred_at: req.occurred_at,
+                payload: req.payload,
+                hash,
+            }));
+        }
+        for (stream, _) in undo.iter() {
+            // unwrap: every stream in `undo` was given a head just above.
+            let head = self.heads.get(stream).map(|h| h.seq).unwrap();
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO streams (stream, head) VALUES (?1, ?2)
+                     ON CONFLICT (stream) DO UPDATE SET head = excluded.head",
+                )
+                .and_then(|mut st| st.execute(params![stream, head as i64]))
+                .map_err(|e| Failure::from_sqlite("update stream head", e))?;
+        }
+        if take_one(&self.shared.fail_batches) {
+            return Err(Failure::Request(StorageError::Backend {
+                message: "injected batch failure (fail_next_batches)".to_owned(),
+                source: None,
+            }));
+        }
+        Ok(outcomes)
+    }
+
+    /// Looks a key up (in committed data and earlier in this transaction).
+    fn resolve_key(
+        &mut self,
+        key: &str,
+        fingerprint: &[u8; 32],
+    ) -> Result<Option<AppendOutcome>, Failure> {
+        let found = self
+            .conn
+            .prepare_cached("SELECT fingerprint, stream, seq FROM idempotency WHERE key = ?1")
+            .and_then(|mut st| {
+                st.query_row([key], |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(|e| Failure::from_sqlite("look up idempotency key", e))?;
+        let Some((fp, stream, seq)) = found else {
+            return Ok(None);
+        };
+        if fp.as_slice() != fingerprint.as_slice() {
+            return Ok(Some(AppendOutcome::Conflict));
+        }
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?1 AND seq = ?2");
+        let first = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.query_row(params![stream, seq], envelope_from_row))
+            .map_err(|e| Failure::from_sqlite("read the first result of an idempotency key", e))?;
+        Ok(Some(AppendOutcome::Duplicate(first)))
+    }
+}
+
+/// Decrements a test-aid counter if it is positive; true when it was.
+fn take_one(counter: &AtomicU64) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+fn validate(req: &AppendRequest) -> Result<(), StorageError> {
+    let named = [
+        ("school_id", &req.school_id),
+        ("stream", &req.stream),
+        ("kind", &req.kind),
+        ("actor", &req.actor),
+    ];
+    for (what, value) in named {
+        if value.is_empty() {
+            return Err(StorageError::Invalid(format!("{what} must not be empty")));
+        }
+        if value.len() > MAX_NAME_LEN {
+            return Err(StorageError::Invalid(format!(
+                "{what} is longer than {MAX_NAME_LEN} bytes"
+            )));
+        }
+    }
+    // Years 0..=9999 keep `day` a plain YYYY-MM-DD.
+    const MIN_MS: i64 = -62_167_219_200_000;
+    const MAX_MS: i64 = 253_402_300_799_999;
+    if !(MIN_MS..=MAX_MS).contains(&req.occurred_at) {
+        return Err(StorageError::Invalid("occurred_at is out of range".into()));
+    }
+    if let Some(idem) = &req.idempotency {
+        if idem.key.is_empty() {
+            return Err(StorageError::Invalid(
+                "idempotency key must not be empty".into(),
+            ));
+        }
+    }
+    Ok(())
+}
