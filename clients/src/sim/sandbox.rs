@@ -1,0 +1,221 @@
+//! [`run_sandbox`]: every simulator on one listener, each under its provider's prefix, plus a
+//! small control API under `/_sim` for tests and operators.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::control::{Fault, Faults, Recorder, SimSms};
+use super::paynow::{PaynowSim, PaynowSimConfig};
+use super::tap::{tap, Tap};
+use super::{kannel, paynow, sms_http};
+
+/// Credentials and limits of the simulated SMS gateways.
+#[derive(Debug, Clone)]
+pub struct SmsSimConfig {
+    /// Kannel `sendsms-user` username.
+    pub kannel_username: String,
+    /// Kannel `sendsms-user` password.
+    pub kannel_password: String,
+    /// TelOne account username.
+    pub telone_username: String,
+    /// TelOne account password.
+    pub telone_password: String,
+    /// TelOne messages allowed per rolling hour before 429.
+    pub telone_rate_limit: u32,
+    /// Econet API key.
+    pub econet_api_key: String,
+    /// Econet messages allowed per rolling hour before 429.
+    pub econet_rate_limit: u32,
+    /// Pause between a submission and each delivery report it causes.
+    pub dlr_delay: Duration,
+}
+
+impl Default for SmsSimConfig {
+    fn default() -> Self {
+        Self {
+            kannel_username: "sandbox".to_owned(),
+            kannel_password: "sandbox".to_owned(),
+            telone_username: "sandbox".to_owned(),
+            telone_password: "sandbox".to_owned(),
+            telone_rate_limit: 1000,
+            econet_api_key: "sandbox-econet-key".to_owned(),
+            econet_rate_limit: 500,
+            dlr_delay: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Everything the simulators can be told at start.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    /// Extra delay before every request is handled (all simulators).
+    pub latency: Duration,
+    /// SMS gateways.
+    pub sms: SmsSimConfig,
+    /// Paynow.
+    pub paynow: PaynowSimConfig,
+}
+
+/// Shared state of all simulators.
+#[derive(Debug)]
+pub(crate) struct Sim {
+    pub config: SandboxConfig,
+    pub recorder: Recorder,
+    pub faults: Faults,
+    pub outbox: Mutex<Vec<SimSms>>,
+    /// Client for the callbacks simulators make (DLRs, status updates).
+    pub callbacks: reqwest::Client,
+    pub rate: sms_http::RateWindows,
+    pub paynow: PaynowSim,
+    /// Base URL the simulators put into URLs they hand out (poll URLs, browser URLs).
+    pub public_url: String,
+}
+
+/// A running sandbox. Dropping it stops the server.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    sim: Arc<Sim>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl SandboxHandle {
+    /// The address the sandbox listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR/<prefix>`: the base URL to give a client instead of the real provider's.
+    pub fn url(&self, prefix: &str) -> String {
+        format!("{}/{}", self.sim.public_url, prefix.trim_matches('/'))
+    }
+
+    /// Everything the simulators received.
+    pub fn recorder(&self) -> &Recorder {
+        &self.sim.recorder
+    }
+
+    /// Fault injection.
+    pub fn faults(&self) -> &Faults {
+        &self.sim.faults
+    }
+
+    /// Every SMS the simulated gateways accepted, in order.
+    pub fn sms_outbox(&self) -> Vec<SimSms> {
+        self.sim.outbox.lock().clone()
+    }
+
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Serves every simulator on `listener` until the returned handle is shut down or dropped.
+///
+/// Must be called inside a Tokio runtime (actix-rt's is one); the server runs on a spawned task.
+/// The listener may be bound to port 0; [`SandboxHandle::addr`] tells the chosen port. Prefixes:
+/// `/kannel`, `/telone`, `/econet`, `/paynow`; control API under `/_sim` (see SIMULATORS.md).
+/// HTTP/1.1 and HTTP/2 with prior knowledge are both accepted on the same port.
+pub async fn run_sandbox(
+    listener: std::net::TcpListener,
+    config: SandboxConfig,
+) -> std::io::Result<SandboxHandle> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let addr = listener.local_addr()?;
+    let callbacks = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(std::io::Error::other)?;
+    let sim = Arc::new(Sim {
+        paynow: PaynowSim::new(&config.paynow),
+        config,
+        recorder: Recorder::default(),
+        faults: Faults::default(),
+        outbox: Mutex::new(Vec::new()),
+        callbacks,
+        rate: sms_http::RateWindows::default(),
+        public_url: format!("http://{addr}"),
+    });
+    let app = router(sim.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "provider simulators listening");
+    Ok(SandboxHandle {
+        addr,
+        sim,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+fn tapped(sim: &Arc<Sim>, provider: &'static str, routes: Router<Arc<Sim>>) -> Router<Arc<Sim>> {
+    routes.layer(middleware::from_fn_with_state(
+        Tap {
+            sim: sim.clone(),
+            provider,
+        },
+        tap,
+    ))
+}
+
+fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .nest("/kannel", tapped(&sim, "kannel", kannel::routes()))
+        .nest("/telone", tapped(&sim, "telone", sms_http::telone_routes()))
+        .nest("/econet", tapped(&sim, "econet", sms_http::econet_routes()))
+        .nest("/paynow", tapped(&sim, "paynow", paynow::routes()))
+        .route("/_sim/requests/{provider}", get(requests))
+        .route("/_sim/faults/{provider}", post(push_fault))
+        .route("/_sim/sms", get(outbox))
+        .with_state(sim)
+}
+
+async fn requests(State(sim): State<Arc<Sim>>, Path(provider): Path<String>) -> impl IntoResponse {
+    Json(sim.recorder.requests(&provider))
+}
+
+async fn push_fault(
+    State(sim): State<Arc<Sim>>,
+    Path(provider): Path<String>,
+    Json(fault): Json<Fault>,
+) -> StatusCode {
+    sim.faults.push(&provider, fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn outbox(State(sim): State<Arc<Sim>>) -> impl IntoResponse {
+    Json(sim.outbox.lock().clone())
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the provider clients against their simulators, and against real peers
+//! (Kannel, the Paynow Python SDK) when `.ci/run` provides them.
+
+mod kannel;
+mod kannel_real;
+mod paynow;
+mod phone;
+mod sms_bulk;
+mod support;
