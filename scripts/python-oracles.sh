@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Makes a Python venv holding the official Paynow SDK (PyPI `paynow`), used by the clients'
+# tests as an independent oracle of Paynow's wire format and hash.
+#
+#   eval "$(scripts/python-oracles.sh)"   # prints: export ONECLASS_TEST_PAYNOW_PYTHON=<venv>/bin/python
+#
+# Idempotent: an existing venv with the SDK is reused.
+set -euo pipefail
+
+VENV="${ONECLASS_PY_VENV:-/tmp/oneclass-py-oracles}"
+PAYNOW_VERSION="${ONECLASS_PAYNOW_SDK_VERSION:-1.0.8}"
+PYTHON="${PYTHON:-python3}"
+
+if ! "$VENV/bin/python" -c 'import paynow' 2>/dev/null; then
+  echo "python-oracles.sh: creating $VENV with paynow==$PAYNOW_VERSION" >&2
+  "$PYTHON" -m venv "$VENV" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "paynow==$PAYNOW_VERSION" >&2
+fi
+"$VENV/bin/python" -c 'import paynow' >&2
+echo "export ONECLASS_TEST_PAYNOW_PYTHON=$VENV/bin/python"
