@@ -195,6 +195,10 @@ fn authenticate(
     }
     if integration.test_mode {
         if let Some(email) = message.get("authemail").filter(|e| !e.trim().is_empty()) {
+            // The Python SDK sends a web checkout's authemail pre-escaped (`%40`); read it the
+            // way it was meant.
+            let email = percent_decoded(email);
+            let email = email.as_str();
             if !integration
                 .merchant_emails
                 .iter()
@@ -208,6 +212,17 @@ fn authenticate(
         }
     }
     Ok(integration.clone())
+}
+
+/// One more round of form-decoding, for values an SDK escaped before sending.
+fn percent_decoded(value: &str) -> String {
+    if !value.contains('%') {
+        return value.to_owned();
+    }
+    form_urlencoded::parse(format!("v={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| value.to_owned())
 }
 
 fn new_txn(sim: &Sim, integration: PaynowIntegration, message: &PaynowMessage) -> Txn {

@@ -4,6 +4,7 @@
 mod kannel;
 mod kannel_real;
 mod paynow;
+mod paynow_python;
 mod phone;
 mod sms_bulk;
 mod support;
