@@ -6,5 +6,6 @@ mod kannel_real;
 mod paynow;
 mod paynow_python;
 mod phone;
+mod sandbox;
 mod sms_bulk;
 mod support;
