@@ -29,11 +29,7 @@ async fn ws(req: HttpRequest, body: web::Payload) -> actix_web::Result<HttpRespo
     actix_rt::spawn(async move {
         while let Some(Ok(message)) = stream.next().await {
             match message {
-                actix_ws::Message::Ping(bytes) => {
-                    if session.pong(&bytes).await.is_err() {
-                        return;
-                    }
-                }
+                actix_ws::Message::Ping(bytes) if session.pong(&bytes).await.is_err() => return,
                 actix_ws::Message::Close(reason) => {
                     let _ = session.close(reason).await;
                     return;
@@ -47,7 +43,9 @@ async fn ws(req: HttpRequest, body: web::Payload) -> actix_web::Result<HttpRespo
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8090".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8090".to_owned());
     eprintln!("bare-actix-ws listening on {addr}");
     HttpServer::new(|| App::new().route("/ws", web::get().to(ws)))
         .max_connections(MAX_CONNECTIONS)
