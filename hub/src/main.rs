@@ -1,1 +1,59 @@
-fn main() {}
+//! `oneclass-hub`: loads configuration, starts telemetry, and runs the chosen command.
+
+use anyhow::Context as _;
+use clap::Parser;
+use oneclass_actors::Role;
+use oneclass_hub::auth::{mint, now_s, resolve_secret, Claims};
+use oneclass_hub::cli::{Cli, Cmd};
+use oneclass_hub::config::Settings;
+use oneclass_hub::startup::Application;
+
+fn main() -> anyhow::Result<()> {
+    oneclass_hub::telemetry::init();
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Serve => serve(settings),
+        Cmd::Token {
+            user,
+            school,
+            role,
+            classes,
+            ttl,
+        } => {
+            let secret = resolve_secret(&settings.auth, &settings.journal.data_dir)?
+                .context("no HS256 secret: this hub verifies public-key tokens only")?;
+            let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .with_context(|| format!("unknown role `{role}`"))?;
+            let now = now_s();
+            let claims = Claims {
+                sub: user,
+                school,
+                role,
+                classes,
+                exp: now + ttl,
+                iat: now,
+                iss: settings.auth.issuer.clone(),
+                aud: settings.auth.audience.clone(),
+                jti: Some(uuid::Uuid::now_v7().to_string()),
+            };
+            println!("{}", mint(&secret, &claims));
+            Ok(())
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    let data_dir = settings.journal.data_dir.clone();
+    let app = Application::build(settings)?;
+    let addr = app.local_addr();
+    // The first line on stdout is machine-readable; tests and scripts read the port from it.
+    println!("listening on {addr}");
+    eprintln!(
+        "OneClass hub on http://{addr}/ (journal in {dir})\n\
+         get a token:  oneclass-hub token --user alice --school s1 --role teacher --classes c1\n\
+         then open http://{addr}/ and paste it, or connect a client to ws://{addr}/ws",
+        dir = data_dir.display()
+    );
+    actix_rt::System::new().block_on(app.run(None))
+}

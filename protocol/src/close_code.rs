@@ -8,6 +8,8 @@ pub enum CloseCode {
     Normal = 1000,
     /// The hub is shutting down; reconnect and resume.
     GoingAway = 1001,
+    /// The peer broke the WebSocket protocol (bad framing).
+    ProtocolError = 1002,
     /// A text frame on a MessagePack connection, or a binary frame on a JSON one.
     WrongFrameType = 1003,
     /// The message is not valid for the codec (syntax, not an object, forbidden MessagePack types).
@@ -40,6 +42,7 @@ impl CloseCode {
         Some(match code {
             1000 => Normal,
             1001 => GoingAway,
+            1002 => ProtocolError,
             1003 => WrongFrameType,
             1007 => InvalidPayload,
             1009 => TooLarge,

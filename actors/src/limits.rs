@@ -1,0 +1,45 @@
+//! Limits and timings of sessions and schools, set from the hub's configuration.
+
+use std::time::Duration;
+
+/// Per-connection and per-school limits.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest WebSocket message accepted (continuations counted together).
+    pub max_message_bytes: usize,
+    /// Largest `body` of a publish, as encoded JSON.
+    pub max_body_bytes: usize,
+    /// Bytes a session's outbound queue may hold before the client counts as slow (4008).
+    pub outbound_max_bytes: usize,
+    /// How long the oldest queued frame may wait before the client counts as slow (4008).
+    pub outbound_max_lag: Duration,
+    /// Interval between WebSocket pings; two silent intervals close the connection.
+    pub heartbeat: Duration,
+    /// Time allowed between upgrade and `connect`.
+    pub connect_timeout: Duration,
+    /// Open connections one user may have.
+    pub max_connections_per_user: usize,
+    /// Events read from the journal per catch-up page.
+    pub replay_page: usize,
+    /// Live events a catching-up subscriber may have buffered before its catch-up is extended.
+    pub catch_up_buffer: usize,
+    /// A school actor with no sessions for this long stops (its state lives in the journal).
+    pub school_idle: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 64 * 1024,
+            max_body_bytes: 16 * 1024,
+            outbound_max_bytes: 4 * 1024 * 1024,
+            outbound_max_lag: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
+            max_connections_per_user: 16,
+            replay_page: 256,
+            catch_up_buffer: 4096,
+            school_idle: Duration::from_secs(300),
+        }
+    }
+}

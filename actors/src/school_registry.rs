@@ -1,0 +1,82 @@
+//! `SchoolRegistry`: finds the live `SchoolActor` of a school or starts one.
+//!
+//! The registry is shared by every worker thread (a map behind a mutex, touched once per
+//! connection and per REST call, not per message). A school actor is started on the arbiter of
+//! the caller that needed it, so a school's sessions and its actor often share a thread. An
+//! actor that died (its address no longer connected) is replaced on the next lookup; that is how
+//! a school actor is restarted, whether by a session noticing it or by the supervisor's sweep.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use oneclass_storage::Journal;
+use parking_lot::Mutex;
+
+use crate::limits::Limits;
+use crate::metrics::metrics;
+use crate::school_actor::SchoolActor;
+
+/// The school actors of this process.
+#[derive(Clone)]
+pub struct SchoolRegistry {
+    schools: Arc<Mutex<HashMap<String, Addr<SchoolActor>>>>,
+    journal: Arc<dyn Journal>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for SchoolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchoolRegistry")
+            .field("schools", &self.schools.lock().len())
+            .finish()
+    }
+}
+
+impl SchoolRegistry {
+    pub fn new(journal: Arc<dyn Journal>, limits: Limits) -> Self {
+        Self {
+            schools: Arc::default(),
+            journal,
+            limits,
+        }
+    }
+
+    pub fn journal(&self) -> &Arc<dyn Journal> {
+        &self.journal
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The live actor of `school`, started on the current arbiter if there is none. Must be
+    /// called from inside an actix system (a worker thread).
+    pub fn get(&self, school: &str) -> Addr<SchoolActor> {
+        let mut schools = self.schools.lock();
+        if let Some(addr) = schools.get(school) {
+            if addr.connected() {
+                return addr.clone();
+            }
+            metrics().school_restarts.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(school, "school actor was gone, starting a new one");
+        }
+        let actor = SchoolActor::new(school.to_owned(), self.journal.clone(), self.limits.clone());
+        let addr = actor.start();
+        schools.insert(school.to_owned(), addr.clone());
+        addr
+    }
+
+    /// The actor of `school` if one is registered (live or not), without starting one.
+    pub fn peek(&self, school: &str) -> Option<Addr<SchoolActor>> {
+        self.schools.lock().get(school).cloned()
+    }
+
+    /// Forgets actors that stopped (idle or dead); returns how many are live.
+    pub fn sweep(&self) -> usize {
+        let mut schools = self.schools.lock();
+        schools.retain(|_, addr| addr.connected());
+        schools.len()
+    }
+}

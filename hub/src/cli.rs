@@ -1,0 +1,38 @@
+//! The command line: `serve` (the default) and `token`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// OneClass hub: realtime chat, notifications and the event journal for schools.
+#[derive(Debug, Parser)]
+#[command(name = "oneclass-hub", version)]
+pub struct Cli {
+    /// A TOML configuration file (environment variables override it).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the hub (the default).
+    Serve,
+    /// Mint a development token with the configured HS256 secret.
+    Token {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        school: String,
+        /// parent, teacher, admin, analyst or service.
+        #[arg(long)]
+        role: String,
+        /// Comma-separated class ids.
+        #[arg(long, value_delimiter = ',')]
+        classes: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: u64,
+    },
+}

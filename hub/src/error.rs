@@ -1,0 +1,94 @@
+//! The one place errors become HTTP statuses and error bodies. Internal causes are logged, not
+//! sent.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use oneclass_protocol::reply::ErrorBody;
+use oneclass_protocol::ErrorCode;
+
+/// An error of a REST handler.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(ErrorCode::Forbidden, "not allowed")
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(ErrorCode::Unavailable, "temporarily unavailable, retry")
+    }
+}
+
+impl From<ErrorBody> for ApiError {
+    fn from(e: ErrorBody) -> Self {
+        Self {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    fn from(e: actix::MailboxError) -> Self {
+        tracing::warn!(error = %e, "actor unavailable");
+        Self::unavailable()
+    }
+}
+
+/// HTTP status of an error code.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        status_of(self.code)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        oneclass_actors::metrics::metrics().error(self.code);
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({"error": {"code": self.code, "message": self.message}}))
+    }
+}
+
+/// Turns actix-web's own extractor errors (bad JSON, oversized body) into our error shape.
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError;
+    let e = match &err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::new(ErrorCode::TooLarge, "request body too large")
+        }
+        other => ApiError::bad_request(other.to_string()),
+    };
+    e.into()
+}

@@ -1,0 +1,14 @@
+//! The OneClass hub server: configuration, authentication, HTTP routes and the WebSocket
+//! endpoint. It is thin on purpose: it parses, authenticates and hands each request to an actor
+//! (`oneclass-actors`), which holds the rules.
+//!
+//! `main.rs` is a small CLI over [`startup::Application`], which binds before it runs so that
+//! tests can bind port 0 and learn the port.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,30 @@
+//! The caller of a REST request, from `Authorization: Bearer <jwt>`.
+
+use actix_web::HttpRequest;
+use oneclass_actors::{Authenticator, Principal, Role};
+use oneclass_protocol::ErrorCode;
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Verifies the request's bearer token.
+pub fn principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "missing bearer token"))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "expected a bearer token"))?;
+    state
+        .auth
+        .verify(token.trim())
+        .map_err(|e| ApiError::new(ErrorCode::Unauthorized, e.to_string()))
+}
+
+/// Requires an admin of `school` or a service token for it (or a platform service).
+pub fn require_admin(p: &Principal, school: &str) -> Result<(), ApiError> {
+    let ok = p.in_school(school) && matches!(p.role, Role::Admin | Role::Service);
+    ok.then_some(()).ok_or_else(ApiError::forbidden)
+}

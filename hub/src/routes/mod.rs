@@ -1,0 +1,19 @@
+//! HTTP routes. Each module exposes `configure(&mut ServiceConfig)`.
+
+pub mod auth;
+pub mod health;
+pub mod notifications;
+pub mod page;
+pub mod roster;
+pub mod ws;
+
+use actix_web::web::ServiceConfig;
+
+/// Every route of the hub.
+pub fn configure(cfg: &mut ServiceConfig) {
+    ws::configure(cfg);
+    roster::configure(cfg);
+    notifications::configure(cfg);
+    health::configure(cfg);
+    page::configure(cfg);
+}

@@ -1,0 +1,15 @@
+//! `GET /`: a small page to paste a token, pick a channel and chat (plain HTML and JavaScript).
+
+use actix_web::{web, HttpResponse};
+
+const INDEX: &str = include_str!("../../static/index.html");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(index));
+}
+
+async fn index() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(INDEX)
+}

@@ -1,0 +1,207 @@
+//! Building and running the hub: open the journal, resolve keys, bind the listener, start the
+//! supervisor and the HTTP server. [`Application::build`] binds before anything runs so callers
+//! (tests) can bind port 0 and read the port.
+
+use std::net::TcpListener;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+use oneclass_actors::session_actor::SessionDeps;
+use oneclass_actors::session_set::SessionSet;
+use oneclass_actors::{HubSupervisor, SchoolRegistry};
+use oneclass_protocol::CloseCode;
+use oneclass_storage::{Journal, SqliteJournal};
+
+use crate::auth::{resolve_secret, JwtAuthenticator};
+use crate::config::Settings;
+
+/// File name of the embedded journal inside the data directory.
+pub const JOURNAL_FILE: &str = "journal.db";
+/// How long shutdown waits for sessions to send their 1001 close.
+const DRAIN: Duration = Duration::from_millis(500);
+
+/// What every HTTP handler can reach.
+pub struct AppState {
+    pub registry: SchoolRegistry,
+    pub auth: Arc<JwtAuthenticator>,
+    pub session_deps: Arc<SessionDeps>,
+    pub ready: Arc<AtomicBool>,
+}
+
+/// A hub that is bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    settings: Settings,
+    journal: Arc<dyn Journal>,
+    auth: Arc<JwtAuthenticator>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("listener", &self.listener)
+            .finish()
+    }
+}
+
+impl Application {
+    /// Opens the journal and binds the listener.
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let data_dir = &settings.journal.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+        let secret = resolve_secret(&settings.auth, data_dir)?;
+        let auth = Arc::new(JwtAuthenticator::new(&settings.auth, secret.as_deref())?);
+        let path = data_dir.join(JOURNAL_FILE);
+        let journal = SqliteJournal::open(&path)
+            .with_context(|| format!("opening journal {}", path.display()))?;
+        Self::build_with_journal(settings, Arc::new(journal), auth)
+    }
+
+    /// Like [`Application::build`] with a journal the caller opened (tests use this to inject
+    /// faults into the journal).
+    pub fn build_with_journal(
+        settings: Settings,
+        journal: Arc<dyn Journal>,
+        auth: Arc<JwtAuthenticator>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.listen)
+            .with_context(|| format!("binding {}", settings.server.listen))?;
+        Ok(Self {
+            listener,
+            settings,
+            journal,
+            auth,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        // unwrap: a bound listener has a local address.
+        self.listener.local_addr().unwrap()
+    }
+
+    /// Runs until the server stops (a signal, or `stop` through the handle sent on `handle_tx`).
+    /// Must run inside an actix system.
+    pub async fn run(
+        self,
+        handle_tx: Option<std::sync::mpsc::Sender<HubHandle>>,
+    ) -> anyhow::Result<()> {
+        let limits = self.settings.actor_limits();
+        let registry = SchoolRegistry::new(self.journal.clone(), limits.clone());
+        let sessions = Arc::new(SessionSet::default());
+        let session_deps = Arc::new(SessionDeps {
+            registry: registry.clone(),
+            auth: self.auth.clone(),
+            limits,
+            sessions: sessions.clone(),
+        });
+        let ready = Arc::new(AtomicBool::new(true));
+        let state = web::Data::new(AppState {
+            registry: registry.clone(),
+            auth: self.auth.clone(),
+            session_deps,
+            ready: ready.clone(),
+        });
+        let max_request = self.settings.server.max_request_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(max_request)
+                        .error_handler(crate::error::json_error),
+                )
+                .configure(crate::routes::configure)
+        })
+        .disable_signals()
+        .backlog(self.settings.server.backlog)
+        .max_connections(self.settings.server.max_connections)
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        });
+        if self.settings.server.workers > 0 {
+            server = server.workers(self.settings.server.workers);
+        }
+        let server = server.listen(self.listener)?.run();
+        let handle = HubHandle {
+            server: server.handle(),
+            sessions,
+        };
+        let fatal_handle = handle.clone();
+        HubSupervisor::new(
+            registry,
+            ready,
+            Box::new(move |_reason| {
+                let h = fatal_handle.clone();
+                actix_rt::spawn(async move { h.stop().await });
+                FATAL.store(true, std::sync::atomic::Ordering::SeqCst);
+            }),
+        )
+        .start();
+        if let Some(tx) = handle_tx {
+            let _ = tx.send(handle.clone());
+        }
+        let signals = handle.clone();
+        actix_rt::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            signals.stop().await;
+        });
+        server.await?;
+        if FATAL.load(std::sync::atomic::Ordering::SeqCst) {
+            anyhow::bail!("journal failure: restart to recover");
+        }
+        Ok(())
+    }
+}
+
+static FATAL: AtomicBool = AtomicBool::new(false);
+
+/// Stops a running hub.
+#[derive(Clone)]
+pub struct HubHandle {
+    server: actix_web::dev::ServerHandle,
+    sessions: Arc<SessionSet>,
+}
+
+impl std::fmt::Debug for HubHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubHandle").finish_non_exhaustive()
+    }
+}
+
+impl HubHandle {
+    /// Closes every WebSocket with 1001, gives the closes a moment to leave, then stops.
+    pub async fn stop(&self) {
+        self.sessions
+            .close_all(CloseCode::GoingAway, "hub shutting down");
+        if !self.sessions.is_empty() {
+            tokio::time::sleep(DRAIN).await;
+        }
+        self.server.stop(true).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
