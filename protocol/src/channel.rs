@@ -25,7 +25,11 @@ pub enum ChannelName {
     /// `class:{school}:{class}`
     Class { school: String, class: String },
     /// `dm:{school}:{a}:{b}` with `a < b`.
-    Dm { school: String, a: String, b: String },
+    Dm {
+        school: String,
+        a: String,
+        b: String,
+    },
     /// `user:{school}:{user}`
     Inbox { school: String, user: String },
 }
@@ -68,14 +72,19 @@ impl ChannelName {
             Some("school") => match parts.as_slice() {
                 [_, school, "announcements"] => {
                     ids(&[school])?;
-                    Ok(Self::Announcements { school: (*school).to_owned() })
+                    Ok(Self::Announcements {
+                        school: (*school).to_owned(),
+                    })
                 }
                 _ => Err(shape()),
             },
             Some("class") => match parts.as_slice() {
                 [_, school, class] => {
                     ids(&[school, class])?;
-                    Ok(Self::Class { school: (*school).to_owned(), class: (*class).to_owned() })
+                    Ok(Self::Class {
+                        school: (*school).to_owned(),
+                        class: (*class).to_owned(),
+                    })
                 }
                 _ => Err(shape()),
             },
@@ -96,7 +105,10 @@ impl ChannelName {
             Some("user") => match parts.as_slice() {
                 [_, school, user] => {
                     ids(&[school, user])?;
-                    Ok(Self::Inbox { school: (*school).to_owned(), user: (*user).to_owned() })
+                    Ok(Self::Inbox {
+                        school: (*school).to_owned(),
+                        user: (*user).to_owned(),
+                    })
                 }
                 _ => Err(shape()),
             },
@@ -111,12 +123,19 @@ impl ChannelName {
             std::cmp::Ordering::Greater => (y, x),
             std::cmp::Ordering::Equal => return None,
         };
-        Some(Self::Dm { school: school.to_owned(), a: a.to_owned(), b: b.to_owned() })
+        Some(Self::Dm {
+            school: school.to_owned(),
+            a: a.to_owned(),
+            b: b.to_owned(),
+        })
     }
 
     /// A user's inbox channel.
     pub fn inbox(school: &str, user: &str) -> Self {
-        Self::Inbox { school: school.to_owned(), user: user.to_owned() }
+        Self::Inbox {
+            school: school.to_owned(),
+            user: user.to_owned(),
+        }
     }
 
     /// The school this channel belongs to.
@@ -179,13 +198,34 @@ mod tests {
 
     #[test]
     fn malformed_names_are_refused_with_a_reason() {
-        assert!(matches!(ChannelName::parse("room:s1:x"), Err(ChannelError::UnknownKind(_))));
-        assert!(matches!(ChannelName::parse("class:s1"), Err(ChannelError::WrongShape(_))));
-        assert!(matches!(ChannelName::parse("class:s1:c1:x"), Err(ChannelError::WrongShape(_))));
-        assert!(matches!(ChannelName::parse("class:s 1:c1"), Err(ChannelError::InvalidId(_))));
-        assert!(matches!(ChannelName::parse("class::c1"), Err(ChannelError::InvalidId(_))));
-        assert!(matches!(ChannelName::parse("dm:s1:bob:alice"), Err(ChannelError::UnsortedDm(_))));
-        assert!(matches!(ChannelName::parse("dm:s1:bob:bob"), Err(ChannelError::UnsortedDm(_))));
+        assert!(matches!(
+            ChannelName::parse("room:s1:x"),
+            Err(ChannelError::UnknownKind(_))
+        ));
+        assert!(matches!(
+            ChannelName::parse("class:s1"),
+            Err(ChannelError::WrongShape(_))
+        ));
+        assert!(matches!(
+            ChannelName::parse("class:s1:c1:x"),
+            Err(ChannelError::WrongShape(_))
+        ));
+        assert!(matches!(
+            ChannelName::parse("class:s 1:c1"),
+            Err(ChannelError::InvalidId(_))
+        ));
+        assert!(matches!(
+            ChannelName::parse("class::c1"),
+            Err(ChannelError::InvalidId(_))
+        ));
+        assert!(matches!(
+            ChannelName::parse("dm:s1:bob:alice"),
+            Err(ChannelError::UnsortedDm(_))
+        ));
+        assert!(matches!(
+            ChannelName::parse("dm:s1:bob:bob"),
+            Err(ChannelError::UnsortedDm(_))
+        ));
         assert!(ChannelName::parse("school:s1:other").is_err());
     }
 

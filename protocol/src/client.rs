@@ -66,7 +66,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("codec", &self.codec).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,9 +77,10 @@ impl Client {
     /// subprotocol, and checks the hub echoed it.
     pub async fn open(url: &str, codec: Codec) -> Result<Self, ClientError> {
         let mut request = url.into_client_request()?;
-        request
-            .headers_mut()
-            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static(codec.subprotocol()));
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(codec.subprotocol()),
+        );
         let (socket, response) = tokio_tungstenite::connect_async(request).await?;
         let chosen = response
             .headers()
@@ -87,7 +90,12 @@ impl Client {
         if chosen.as_deref() != Some(codec.subprotocol()) {
             return Err(ClientError::Subprotocol(chosen));
         }
-        Ok(Self { socket, codec, next_id: 1, events: VecDeque::new() })
+        Ok(Self {
+            socket,
+            codec,
+            next_id: 1,
+            events: VecDeque::new(),
+        })
     }
 
     /// Opens a connection and sends `connect`, returning the hub's `connect` reply.
@@ -99,7 +107,10 @@ impl Client {
     ) -> Result<(Self, Connected), ClientError> {
         let mut client = Self::open(url, codec).await?;
         let connected = client
-            .request_ok(Command::Connect { token: token.to_owned(), resume })
+            .request_ok(Command::Connect {
+                token: token.to_owned(),
+                resume,
+            })
             .await?;
         Ok((client, connected))
     }
@@ -112,7 +123,11 @@ impl Client {
     pub async fn send(&mut self, command: Command) -> Result<u32, ClientError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        self.send_frame(&CommandFrame { id: Some(id), command }).await?;
+        self.send_frame(&CommandFrame {
+            id: Some(id),
+            command,
+        })
+        .await?;
         Ok(id)
     }
 
@@ -163,7 +178,10 @@ impl Client {
         &mut self,
         command: Command,
     ) -> Result<T, ClientError> {
-        self.request(command).await?.ok_as().map_err(ClientError::Reply)
+        self.request(command)
+            .await?
+            .ok_as()
+            .map_err(ClientError::Reply)
     }
 
     pub async fn subscribe(
@@ -171,7 +189,11 @@ impl Client {
         channel: &ChannelName,
         since: Option<u64>,
     ) -> Result<Subscribed, ClientError> {
-        self.request_ok(Command::Subscribe { channel: channel.clone(), since }).await
+        self.request_ok(Command::Subscribe {
+            channel: channel.clone(),
+            since,
+        })
+        .await
     }
 
     pub async fn publish(
@@ -208,13 +230,20 @@ impl Client {
         loop {
             let message = match self.socket.next().await {
                 Some(message) => message?,
-                None => return Err(ClientError::Closed { code: None, reason: String::new() }),
+                None => {
+                    return Err(ClientError::Closed {
+                        code: None,
+                        reason: String::new(),
+                    })
+                }
             };
             let bytes: Vec<u8> = match message {
                 Message::Text(text) if self.codec == Codec::Json => text.as_bytes().to_vec(),
                 Message::Binary(bin) if self.codec == Codec::MsgPack => bin.to_vec(),
                 Message::Text(_) | Message::Binary(_) => {
-                    return Err(ClientError::Decode("frame type does not match codec".into()))
+                    return Err(ClientError::Decode(
+                        "frame type does not match codec".into(),
+                    ))
                 }
                 Message::Close(frame) => return Err(closed(frame)),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
@@ -248,7 +277,13 @@ impl Client {
 
 fn closed(frame: Option<CloseFrame>) -> ClientError {
     match frame {
-        Some(f) => ClientError::Closed { code: Some(f.code.into()), reason: f.reason.to_string() },
-        None => ClientError::Closed { code: None, reason: String::new() },
+        Some(f) => ClientError::Closed {
+            code: Some(f.code.into()),
+            reason: f.reason.to_string(),
+        },
+        None => ClientError::Closed {
+            code: None,
+            reason: String::new(),
+        },
     }
 }

@@ -26,22 +26,47 @@ pub struct CommandFrame {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Authenticate; optionally resume channels from the last seq seen on each.
-    Connect { token: String, resume: BTreeMap<String, u64> },
+    Connect {
+        token: String,
+        resume: BTreeMap<String, u64>,
+    },
     /// Subscribe to a channel, replaying everything after `since`.
-    Subscribe { channel: ChannelName, since: Option<u64> },
-    Unsubscribe { channel: ChannelName },
+    Subscribe {
+        channel: ChannelName,
+        since: Option<u64>,
+    },
+    Unsubscribe {
+        channel: ChannelName,
+    },
     /// Publish a message; `client_msg_id` makes the publish idempotent.
-    Publish { channel: ChannelName, body: Body, client_msg_id: Option<String> },
+    Publish {
+        channel: ChannelName,
+        body: Body,
+        client_msg_id: Option<String>,
+    },
     /// A page of history, newest last, strictly before `before`.
-    History { channel: ChannelName, before: Option<u64>, limit: Option<u32> },
+    History {
+        channel: ChannelName,
+        before: Option<u64>,
+        limit: Option<u32>,
+    },
     /// The conversations this user can see.
     Channels,
     /// Move the read cursor forward.
-    Read { channel: ChannelName, seq: u64 },
-    Presence { channel: ChannelName },
-    Typing { channel: ChannelName },
+    Read {
+        channel: ChannelName,
+        seq: u64,
+    },
+    Presence {
+        channel: ChannelName,
+    },
+    Typing {
+        channel: ChannelName,
+    },
     /// Replace the connection's token with a newer one for the same user.
-    Refresh { token: String },
+    Refresh {
+        token: String,
+    },
     Ping,
 }
 
@@ -117,8 +142,13 @@ impl RawCommand {
                 token: self.token.ok_or_else(|| missing("token"))?,
                 resume: self.resume.unwrap_or_default(),
             },
-            "subscribe" => Command::Subscribe { channel: channel(self.channel)?, since: self.since },
-            "unsubscribe" => Command::Unsubscribe { channel: channel(self.channel)? },
+            "subscribe" => Command::Subscribe {
+                channel: channel(self.channel)?,
+                since: self.since,
+            },
+            "unsubscribe" => Command::Unsubscribe {
+                channel: channel(self.channel)?,
+            },
             "publish" => Command::Publish {
                 channel: channel(self.channel)?,
                 body: self.body.ok_or_else(|| missing("body"))?,
@@ -134,9 +164,15 @@ impl RawCommand {
                 channel: channel(self.channel)?,
                 seq: self.seq.ok_or_else(|| missing("seq"))?,
             },
-            "presence" => Command::Presence { channel: channel(self.channel)? },
-            "typing" => Command::Typing { channel: channel(self.channel)? },
-            "refresh" => Command::Refresh { token: self.token.ok_or_else(|| missing("token"))? },
+            "presence" => Command::Presence {
+                channel: channel(self.channel)?,
+            },
+            "typing" => Command::Typing {
+                channel: channel(self.channel)?,
+            },
+            "refresh" => Command::Refresh {
+                token: self.token.ok_or_else(|| missing("token"))?,
+            },
             "ping" => Command::Ping,
             other => return Err(fail(format!("unknown op `{other}`"))),
         };
@@ -165,12 +201,20 @@ impl From<&CommandFrame> for RawCommand {
             Command::Unsubscribe { channel }
             | Command::Presence { channel }
             | Command::Typing { channel } => raw.channel = Some(channel.to_string()),
-            Command::Publish { channel, body, client_msg_id } => {
+            Command::Publish {
+                channel,
+                body,
+                client_msg_id,
+            } => {
                 raw.channel = Some(channel.to_string());
                 raw.body = Some(body.clone());
                 raw.client_msg_id = client_msg_id.clone();
             }
-            Command::History { channel, before, limit } => {
+            Command::History {
+                channel,
+                before,
+                limit,
+            } => {
                 raw.channel = Some(channel.to_string());
                 raw.before = *before;
                 raw.limit = *limit;
@@ -195,6 +239,9 @@ pub(crate) struct IdOnly {
 
 impl IdOnly {
     pub(crate) fn id(&self) -> Option<u32> {
-        self.id.as_ref().and_then(|v| v.as_u64()).and_then(|v| u32::try_from(v).ok())
+        self.id
+            .as_ref()
+            .and_then(|v| v.as_u64())
+            .and_then(|v| u32::try_from(v).ok())
     }
 }

@@ -44,12 +44,29 @@ pub enum Event {
     Msg(Msg),
     Notification(Notification),
     /// The catch-up of a `subscribe` or `resume` is complete.
-    Synced { channel: String, head: u64 },
-    Presence { channel: String, joined: Vec<String>, left: Vec<String> },
-    Typing { channel: String, user: String },
-    Read { channel: String, user: String, seq: u64 },
+    Synced {
+        channel: String,
+        head: u64,
+    },
+    Presence {
+        channel: String,
+        joined: Vec<String>,
+        left: Vec<String>,
+    },
+    Typing {
+        channel: String,
+        user: String,
+    },
+    Read {
+        channel: String,
+        user: String,
+        seq: u64,
+    },
     /// An error about a frame that had no `id`.
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 impl Event {

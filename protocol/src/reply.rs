@@ -22,7 +22,11 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after_ms: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
     }
 }
 
@@ -132,11 +136,19 @@ fn none<T>() -> Option<T> {
 
 impl<T> Reply<T> {
     pub fn ok(id: u32, body: T) -> Self {
-        Self { id, ok: Some(body), error: None }
+        Self {
+            id,
+            ok: Some(body),
+            error: None,
+        }
     }
 
     pub fn error(id: u32, error: ErrorBody) -> Self {
-        Self { id, ok: None, error: Some(error) }
+        Self {
+            id,
+            ok: None,
+            error: Some(error),
+        }
     }
 }
 
@@ -165,9 +177,13 @@ impl ServerFrame {
     pub fn from_value(value: serde_json::Value) -> Result<Self, String> {
         let is_event = value.get("ev").is_some();
         if is_event {
-            serde_json::from_value(value).map(ServerFrame::Event).map_err(|e| e.to_string())
+            serde_json::from_value(value)
+                .map(ServerFrame::Event)
+                .map_err(|e| e.to_string())
         } else {
-            serde_json::from_value(value).map(ServerFrame::Reply).map_err(|e| e.to_string())
+            serde_json::from_value(value)
+                .map(ServerFrame::Reply)
+                .map_err(|e| e.to_string())
         }
     }
 }
