@@ -13,7 +13,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::command::{CommandFrame, IdOnly, InvalidCommand, RawCommand};
 use crate::reply::ServerFrame;
 
-/// Deepest nesting of maps and arrays accepted in a frame.
+/// Deepest nesting of maps and arrays accepted in a frame, the top-level map counted as level 1.
 pub const MAX_DEPTH: usize = 64;
 
 /// A connection's codec, chosen by the WebSocket subprotocol.
@@ -103,21 +103,75 @@ impl Codec {
 fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
-        return Err(DecodeError::Malformed("a frame must be one JSON object".into()));
+        return Err(DecodeError::Malformed(
+            "a frame must be one JSON object".into(),
+        ));
     }
+    // serde_json skips ignored strings without checking their UTF-8, and its own nesting limit
+    // (128) is not ours.
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(DecodeError::Malformed(
+            "a JSON frame must be valid UTF-8".into(),
+        ));
+    }
+    json_depth_check(bytes).map_err(DecodeError::Malformed)?;
     match serde_json::from_slice::<T>(bytes) {
         Ok(v) => Ok(v),
-        Err(e) if e.is_data() => Err(invalid(e.to_string(), || {
-            serde_json::from_slice::<IdOnly>(bytes).ok().and_then(|i| i.id())
-        })),
+        Err(e) if e.is_data() => {
+            // serde stops at the first mistyped field: the rest of the text may still be broken.
+            if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                return Err(DecodeError::Malformed(syntax.to_string()));
+            }
+            Err(invalid(e.to_string(), || {
+                serde_json::from_slice::<IdOnly>(bytes)
+                    .ok()
+                    .and_then(|i| i.id())
+            }))
+        }
         Err(e) => Err(DecodeError::Malformed(e.to_string())),
     }
+}
+
+/// Refuses JSON text that nests objects and arrays more than [`MAX_DEPTH`] levels deep (the
+/// top-level object is level 1). Brackets inside strings do not count; syntax is left to serde.
+fn json_depth_check(bytes: &[u8]) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err("frame nested too deeply".into());
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn decode_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     msgpack_scan::check_frame(bytes).map_err(DecodeError::Malformed)?;
     rmp_serde::from_slice::<T>(bytes).map_err(|e| {
-        invalid(e.to_string(), || rmp_serde::from_slice::<IdOnly>(bytes).ok().and_then(|i| i.id()))
+        invalid(e.to_string(), || {
+            rmp_serde::from_slice::<IdOnly>(bytes)
+                .ok()
+                .and_then(|i| i.id())
+        })
     })
 }
 
@@ -170,15 +224,18 @@ mod msgpack_scan {
             Ok(())
         }
 
-        /// Scans one value; `key` says it is a map key, which must be a string.
+        /// Scans one value inside `depth` enclosing maps and arrays; `key` says it is a map key,
+        /// which must be a string. A map or array may be at most [`MAX_DEPTH`] levels deep, the
+        /// top-level map being level 1 (as in JSON).
         fn value(&mut self, depth: usize, key: bool) -> Result<(), String> {
-            if depth > MAX_DEPTH {
-                return Err("frame nested too deeply".into());
-            }
             let marker = self.take(1)?[0];
             let is_str = matches!(marker, 0xa0..=0xbf | 0xd9..=0xdb);
             if key && !is_str {
                 return Err("map keys must be strings".into());
+            }
+            let is_container = matches!(marker, 0x80..=0x9f | 0xdc..=0xdf);
+            if is_container && depth >= MAX_DEPTH {
+                return Err("frame nested too deeply".into());
             }
             match marker {
                 0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Ok(()),
