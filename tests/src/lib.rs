@@ -1,1 +1,214 @@
-//! placeholder
+//! Helpers for end-to-end tests: start a real hub on a random port (in this process, or as a
+//! child process for kill -9 tests), mint tokens, and open protocol clients.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use oneclass_actors::Role;
+use oneclass_hub::auth::{mint, now_s, Claims, JwtAuthenticator};
+use oneclass_hub::config::Settings;
+use oneclass_hub::startup::{Application, HubHandle, JOURNAL_FILE};
+use oneclass_protocol::client::{Client, ClientError};
+use oneclass_protocol::reply::Connected;
+use oneclass_protocol::{ChannelName, Codec};
+use oneclass_storage::{Journal, SqliteJournal};
+
+/// The HS256 secret every test hub uses.
+pub const SECRET: &str = "test-secret-0123456789abcdef";
+
+/// Settings for a test hub: port 0, the given data dir, short timers.
+pub fn test_settings(data_dir: &Path) -> Settings {
+    let mut s = Settings::default();
+    s.server.listen = "127.0.0.1:0".into();
+    s.server.workers = 2;
+    s.journal.data_dir = data_dir.to_owned();
+    s.auth.jwt_secret = Some(SECRET.into());
+    s.auth.leeway_s = 0;
+    s
+}
+
+/// A hub running in this process on its own actix system thread.
+pub struct TestHub {
+    pub addr: std::net::SocketAddr,
+    pub data_dir: PathBuf,
+    /// Keeps the temporary data dir alive as long as the hub (and its restarts) need it.
+    _tmp: Option<Arc<tempfile::TempDir>>,
+    handle: HubHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// The journal, when the test opened it itself (fault injection).
+    pub journal: Option<Arc<SqliteJournal>>,
+}
+
+impl std::fmt::Debug for TestHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHub").field("addr", &self.addr).finish()
+    }
+}
+
+impl TestHub {
+    /// A hub with default test settings and a fresh data dir.
+    pub fn spawn() -> Self {
+        Self::spawn_with(|_| {})
+    }
+
+    /// A hub with a fresh data dir and settings adjusted by `tweak`.
+    pub fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let tmp = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let mut settings = test_settings(tmp.path());
+        tweak(&mut settings);
+        Self::start(settings, Some(tmp), false)
+    }
+
+    /// A hub whose journal the test holds, so it can inject faults.
+    pub fn spawn_with_journal_handle() -> Self {
+        let tmp = Arc::new(tempfile::tempdir().expect("tempdir"));
+        Self::start(test_settings(tmp.path()), Some(tmp), true)
+    }
+
+    fn start(settings: Settings, tmp: Option<Arc<tempfile::TempDir>>, hold: bool) -> Self {
+        oneclass_hub::telemetry::init();
+        let data_dir = settings.journal.data_dir.clone();
+        let (app, journal) = if hold {
+            let auth = Arc::new(JwtAuthenticator::new(&settings.auth, Some(SECRET)).unwrap());
+            let journal = Arc::new(SqliteJournal::open(data_dir.join(JOURNAL_FILE)).unwrap());
+            let dyn_journal: Arc<dyn Journal> = journal.clone();
+            (
+                Application::build_with_journal(settings, dyn_journal, auth).unwrap(),
+                Some(journal),
+            )
+        } else {
+            (Application::build(settings).expect("build hub"), None)
+        };
+        let addr = app.local_addr();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                if let Err(e) = app.run(Some(tx)).await {
+                    eprintln!("hub stopped with error: {e:#}");
+                }
+            });
+        });
+        let handle = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("hub did not start");
+        Self {
+            addr,
+            data_dir,
+            _tmp: tmp,
+            handle,
+            thread: Some(thread),
+            journal,
+        }
+    }
+
+    /// Stops this hub and starts a new one on the same data dir (a restart).
+    pub async fn restart(mut self) -> Self {
+        let tmp = self._tmp.take();
+        let data_dir = self.data_dir.clone();
+        self.stop().await;
+        Self::start(test_settings(&data_dir), tmp, false)
+    }
+
+    /// Stops the hub (closing sockets with 1001) and waits for its thread.
+    pub async fn stop(&mut self) {
+        self.handle.stop().await;
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Opens a client and connects with `token`.
+    pub async fn connect(&self, codec: Codec, token: &str) -> (Client, Connected) {
+        Client::connect(&self.ws_url(), codec, token, BTreeMap::new())
+            .await
+            .expect("connect")
+    }
+
+    /// Opens a client and connects with `token`, resuming `resume`.
+    pub async fn resume(
+        &self,
+        codec: Codec,
+        token: &str,
+        resume: BTreeMap<String, u64>,
+    ) -> Result<(Client, Connected), ClientError> {
+        Client::connect(&self.ws_url(), codec, token, resume).await
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let handle = self.handle.clone();
+            let _ = std::thread::spawn(move || {
+                actix_rt::System::new().block_on(async move { handle.stop().await })
+            })
+            .join();
+        }
+    }
+}
+
+/// Claims for a test token valid for an hour.
+pub fn claims(user: &str, school: &str, role: Role, classes: &[&str]) -> Claims {
+    let now = now_s();
+    Claims {
+        sub: user.into(),
+        school: school.into(),
+        role,
+        classes: classes.iter().map(|c| c.to_string()).collect(),
+        exp: now + 3600,
+        iat: now,
+        iss: "oneclass".into(),
+        aud: "oneclass-hub".into(),
+        jti: None,
+    }
+}
+
+/// A token signed with the test secret.
+pub fn token(user: &str, school: &str, role: Role, classes: &[&str]) -> String {
+    mint(SECRET, &claims(user, school, role, classes))
+}
+
+/// Parses a channel name (test shorthand).
+pub fn ch(name: &str) -> ChannelName {
+    ChannelName::parse(name).expect("channel name")
+}
+
+/// Waits at most `secs` for a future.
+pub async fn within<T>(secs: u64, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .expect("timed out")
+}
+
+/// The next journaled event or `synced` on `channel`, skipping presence, typing, read and other
+/// channels' events (which may interleave freely).
+pub async fn next_on(
+    c: &mut Client,
+    channel: &str,
+) -> Result<oneclass_protocol::Event, ClientError> {
+    use oneclass_protocol::Event;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), c.next_event())
+            .await
+            .map_err(|_| ClientError::Decode(format!("no event on {channel} within 10 s")))??;
+        match &event {
+            Event::Msg(_) | Event::Notification(_) | Event::Synced { .. }
+                if event.channel() == Some(channel) =>
+            {
+                return Ok(event)
+            }
+            Event::Error { .. } => return Ok(event),
+            _ => continue,
+        }
+    }
+}
