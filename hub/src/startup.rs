@@ -168,6 +168,7 @@ static FATAL: AtomicBool = AtomicBool::new(false);
 pub struct HubHandle {
     server: actix_web::dev::ServerHandle,
     sessions: Arc<SessionSet>,
+    registry: SchoolRegistry,
 }
 
 impl std::fmt::Debug for HubHandle {
@@ -177,6 +178,11 @@ impl std::fmt::Debug for HubHandle {
 }
 
 impl HubHandle {
+    /// The school actors of the running hub (operations and supervision tests).
+    pub fn registry(&self) -> &SchoolRegistry {
+        &self.registry
+    }
+
     /// Closes every WebSocket with 1001, gives the closes a moment to leave, then stops.
     pub async fn stop(&self) {
         self.sessions
