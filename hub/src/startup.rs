@@ -132,6 +132,7 @@ impl Application {
         let handle = HubHandle {
             server: server.handle(),
             sessions,
+            registry: registry.clone(),
         };
         let fatal_handle = handle.clone();
         HubSupervisor::new(
