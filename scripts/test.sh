@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against its real peers: a Python venv with the official Paynow SDK
+# (an oracle of Paynow's format) and a real Kannel SMS gateway on loopback, then
+# `cargo test --workspace --all-features`. Extra arguments go to cargo test.
+#
+# Tests that need a peer read its address from an environment variable; without it they print a
+# SKIPPED notice, except under CI=true, where a missing peer fails the test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+eval "$(scripts/python-oracles.sh)"
+eval "$(scripts/kannel.sh start)"
+trap 'scripts/kannel.sh stop >/dev/null 2>&1 || true' EXIT
+
+cargo test --workspace --all-features "$@"
