@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Turns the JSON reports run-bench.sh wrote into one markdown table (stdout)."""
+import json
+import os
+import sys
+
+out, targets = sys.argv[1], sys.argv[2].split()
+JOURNAL = {"hub": "yes (durable)", "node-ws": "**none**", "bare": "n/a"}
+NAMES = {"hub": "OneClass hub", "node-ws": "node-ws (no journal)", "bare": "bare actix-ws"}
+
+
+def load(target, name):
+    path = os.path.join(out, f"{target}-{name}.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def mem_at(report, n):
+    for m in (report or {}).get("memory", []):
+        if m["connections"] >= n * 0.98 and m["connections"] <= n:
+            return m["bytes_per_connection"]
+    return None
+
+
+def fmt(v, spec="{:,.0f}"):
+    return "–" if v is None else spec.format(v)
+
+
+rows = []
+bare = load("bare", "connect")
+header = ("| server | journal | delivered msgs/s (throughput) | server CPU s / M deliveries "
+          "| p50 / p99 / p99.9 ms @ fixed rate | memory per idle conn 1k / 5k / 15k (ratio to bare) "
+          "| connects/s | gaps+dups+reorders | errors |")
+print(header)
+print("|---|---|---|---|---|---|---|---|---|")
+for t in targets:
+    tp, fr, cn = load(t, "fanout-throughput"), load(t, "fanout-rate"), load(t, "connect")
+    delivered = tp and tp["delivered_per_sec"]
+    cpu = tp and tp.get("server_cpu_s_per_million")
+    lat = fr and "{:.2f} / {:.2f} / {:.2f}".format(
+        fr["latency_ms"]["p50"], fr["latency_ms"]["p99"], fr["latency_ms"]["p999"])
+    mems = []
+    for n in (1000, 5000, 15000):
+        m, b = mem_at(cn, n), mem_at(bare, n)
+        if m is None:
+            mems.append("–")
+        elif b and t != "bare":
+            mems.append(f"{m/1024:.1f} KiB ({m/b:.2f}×)")
+        else:
+            mems.append(f"{m/1024:.1f} KiB")
+    faults = sum((r or {}).get(k, 0) for r in (tp, fr) for k in ("gaps", "duplicates", "reorders"))
+    errors = sum((r or {}).get("errors", 0) for r in (tp, fr, cn))
+    print(f"| {NAMES.get(t, t)} | {JOURNAL.get(t, '?')} | {fmt(delivered)} | {fmt(cpu, '{:.2f}')} "
+          f"| {lat or '–'} | {' / '.join(mems)} | {fmt(cn and cn.get('connect_per_sec'))} "
+          f"| {faults if (tp or fr) else '–'} | {errors} |")
