@@ -257,9 +257,9 @@ mod tests {
     fn a_queue_over_its_bound_closes_with_slow_consumer_and_frees_its_memory() {
         let q = Outbound::new(Codec::Json, 1000, Duration::from_secs(10));
         let frame = Bytes::from(vec![b'x'; 300]);
-        assert!(q.push_events("class:s1:c1", 1, &[frame.clone()]));
-        assert!(q.push_events("class:s1:c1", 2, &[frame.clone()]));
-        assert!(q.push_events("class:s1:c1", 3, &[frame.clone()]));
+        assert!(q.push_events("class:s1:c1", 1, std::slice::from_ref(&frame)));
+        assert!(q.push_events("class:s1:c1", 2, std::slice::from_ref(&frame)));
+        assert!(q.push_events("class:s1:c1", 3, std::slice::from_ref(&frame)));
         assert!(!q.push_events("class:s1:c1", 4, &[frame]));
         assert_eq!(q.queued_bytes(), 0);
         assert!(q.is_closed());

@@ -10,7 +10,7 @@ use oneclass_actors::Limits;
 use serde::Deserialize;
 
 /// Everything the hub can be configured with.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -129,17 +129,6 @@ impl Default for LimitSettings {
             connect_timeout_ms: l.connect_timeout.as_millis() as u64,
             max_connections_per_user: l.max_connections_per_user,
             school_idle_s: l.school_idle.as_secs(),
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            journal: JournalSettings::default(),
-            auth: AuthSettings::default(),
-            limits: LimitSettings::default(),
         }
     }
 }
