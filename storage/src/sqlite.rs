@@ -1,11 +1,12 @@
 //! The embedded journal backend: one SQLite file on local disk (the hub's default).
 //!
 //! Durability: the file is in WAL mode with `synchronous=FULL`, set and read back at open (a
-//! weaker setting is refused), so an acknowledged append has been fsynced. Writes — appends,
-//! read cursors, prunes — all go through one writer thread ([`writer`]) that commits many callers'
-//! batches in one transaction and one fsync (group commit); the queue into it is bounded, so
-//! callers wait (asynchronously) instead of memory growing. Reads use a small pool of read-only
-//! connections ([`reads`]) on tokio's blocking pool. The layout of the file is in [`schema`].
+//! weaker setting is refused), so an acknowledged append has been fsynced. Writes (appends, read
+//! cursors, prunes) all go through one writer thread (module `writer`) that commits many
+//! callers' batches in one transaction and one fsync (group commit); the queue into it is
+//! bounded, so callers wait (asynchronously) instead of memory growing. Reads use a small pool of
+//! read-only connections (module `reads`) on tokio's blocking pool. The layout of the file is in
+//! module `schema`.
 //!
 //! Dropping the last handle closes the queue and joins the writer after it finished the commands
 //! already queued. Killing the process instead loses nothing that was acknowledged; SQLite
@@ -123,7 +124,9 @@ impl SqliteJournal {
     /// and inserted their events, as a failure inside the transaction would; each such batch is
     /// rolled back alone, its caller gets a [`StorageError::Backend`] error, and the next batch
     /// reuses the seqs. Lets tests (here and end-to-end) prove a failed batch consumes no seq.
-    /// Calls add up. Harmless in production, where nobody calls it.
+    /// Calls add up. Only batches that reach the writer count: an empty batch never does, a
+    /// batch of duplicates does. Cursor updates and prunes are never failed by it. Harmless in
+    /// production, where nobody calls it.
     pub fn fail_next_batches(&self, n: u64) {
         self.shared.fail_batches.fetch_add(n, Ordering::SeqCst);
     }

@@ -27,6 +27,7 @@ const VERIFY_PAGE: usize = 1_000;
 pub(crate) struct ReadPool {
     /// Counts free connections, so waiting for one is an async wait, not a parked thread.
     free: Arc<Semaphore>,
+    /// The idle connections.
     conns: Arc<Mutex<Vec<Connection>>>,
 }
 

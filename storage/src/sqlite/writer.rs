@@ -55,10 +55,12 @@ pub(crate) struct Shared {
 
 /// A request to the writer.
 pub(crate) enum Command {
+    /// One caller's atomic batch; answered with one outcome per request.
     Append {
         batch: Vec<AppendRequest>,
         reply: oneshot::Sender<Result<Vec<AppendOutcome>, StorageError>>,
     },
+    /// Moves a read cursor forward; answered with the stored value.
     SetCursor {
         school_id: String,
         user_id: String,
@@ -66,6 +68,7 @@ pub(crate) enum Command {
         seq: u64,
         reply: oneshot::Sender<Result<u64, StorageError>>,
     },
+    /// Forgets idempotency keys recorded before `older_than_ms`; answered with how many.
     Prune {
         older_than_ms: i64,
         reply: oneshot::Sender<Result<u64, StorageError>>,
@@ -74,7 +77,9 @@ pub(crate) enum Command {
 
 /// A command plus its slot in the bounded queue; the slot frees when the command is answered.
 pub(crate) struct Queued {
+    /// What to do.
     pub command: Command,
+    /// Held until the command is answered, so at most `queue_capacity` commands wait.
     pub permit: OwnedSemaphorePermit,
 }
 
@@ -149,25 +154,34 @@ impl Failure {
 /// A stream's last committed-or-pending event, as the writer sees it.
 #[derive(Debug, Clone, Copy)]
 struct Head {
+    /// The stream's highest seq (committed or earlier in the open transaction).
     seq: u64,
+    /// That event's hash, the `prev` of the next one.
     hash: [u8; 32],
 }
 
 /// Tunables of the writer loop.
 pub(crate) struct WriterConfig {
+    /// See [`super::SqliteOptions::max_group_events`].
     pub max_group_events: usize,
+    /// See [`super::SqliteOptions::prune_interval`].
     pub prune_interval: Duration,
 }
 
 /// The writer thread's state.
 pub(crate) struct Writer {
+    /// The only read-write connection to the file.
     conn: Connection,
+    /// The queue of commands; closed when the last journal handle drops.
     rx: Receiver<Queued>,
+    /// Health and test-aid state shared with the handle.
     shared: Arc<Shared>,
     config: WriterConfig,
+    /// Head and last hash per recently written stream, saving two look-ups per append.
     heads: HashMap<String, Head>,
     /// Last `day` computed, keyed by day number, since consecutive events share a day.
     day_cache: Option<(i64, String)>,
+    /// When the writer last pruned expired keys; `None` prunes as soon as it is idle.
     last_prune: Option<Instant>,
 }
 
