@@ -84,6 +84,9 @@ impl std::fmt::Debug for SqliteJournal {
 
 impl SqliteJournal {
     /// Opens (creating if needed) the journal file at `path` with default options.
+    ///
+    /// One handle per file: the writer caches stream heads, so a second writer on the same file
+    /// (in this process or another) would see its appends rejected as conflicts.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         Self::open_with(path, SqliteOptions::default())
     }
