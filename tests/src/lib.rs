@@ -61,6 +61,13 @@ impl TestHub {
         Self::start(settings, Some(tmp), false)
     }
 
+    /// A hub on a data dir the test prepared (e.g. a journal written before the hub starts).
+    pub fn spawn_on(tmp: Arc<tempfile::TempDir>, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = test_settings(tmp.path());
+        tweak(&mut settings);
+        Self::start(settings, Some(tmp), false)
+    }
+
     /// A hub whose journal the test holds, so it can inject faults.
     pub fn spawn_with_journal_handle() -> Self {
         let tmp = Arc::new(tempfile::tempdir().expect("tempdir"));
@@ -117,6 +124,18 @@ impl TestHub {
         if let Some(t) = self.thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+    }
+
+    /// The school actors of the running hub (supervision tests).
+    pub fn registry(&self) -> &oneclass_actors::SchoolRegistry {
+        self.handle.registry()
+    }
+
+    /// The body of `GET /metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let resp = reqwest::get(self.http_url("/metrics")).await.expect("GET /metrics");
+        assert_eq!(resp.status(), 200);
+        resp.text().await.expect("metrics body")
     }
 
     pub fn ws_url(&self) -> String {
@@ -210,5 +229,95 @@ pub async fn next_on(
             Event::Error { .. } => return Ok(event),
             _ => continue,
         }
+    }
+}
+
+/// The value of the first sample of `name` (exact name including labels) in Prometheus text.
+pub fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let (n, v) = l.rsplit_once(' ')?;
+            (n == name).then(|| v.parse().ok()).flatten()
+        })
+}
+
+/// The real `oneclass-hub` binary running as a child process (for kill -9 tests).
+pub struct ChildHub {
+    pub addr: std::net::SocketAddr,
+    child: std::process::Child,
+}
+
+impl std::fmt::Debug for ChildHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildHub").field("addr", &self.addr).finish()
+    }
+}
+
+/// Path of the `oneclass-hub` binary next to this test executable (`target/debug/oneclass-hub`).
+/// `cargo test --workspace` builds it (hub/tests/cli.rs needs it); `cargo test -p oneclass-tests`
+/// alone does not, so build it first with `cargo build -p oneclass-hub`.
+pub fn hub_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/it-xxxx -> target/debug/oneclass-hub
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps")
+        .join(format!("oneclass-hub{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p oneclass-hub` (or `cargo test --workspace`) first",
+        path.display()
+    );
+    path
+}
+
+impl ChildHub {
+    /// Starts the binary on `data_dir` with port 0 and the test secret, and reads the address
+    /// from its first stdout line `listening on ADDR`.
+    pub async fn start(data_dir: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(hub_binary())
+            .env("ONECLASS_LISTEN", "127.0.0.1:0")
+            .env("ONECLASS_DATA_DIR", data_dir)
+            .env("ONECLASS_JWT_SECRET", SECRET)
+            .env("ONECLASS_WORKERS", "2")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start oneclass-hub");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map(|_| line)
+        });
+        let line = within(30, line).await.expect("join").expect("read stdout");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("address");
+        Self { addr, child }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for ChildHub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

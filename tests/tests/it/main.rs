@@ -3,3 +3,4 @@
 mod chat;
 mod notifications;
 mod resume;
+mod security;
