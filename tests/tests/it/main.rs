@@ -3,4 +3,5 @@
 mod chat;
 mod notifications;
 mod resume;
+mod closes;
 mod security;
