@@ -1,0 +1,89 @@
+//! The `oneclass-hub` command line: `token` mints with the same development secret `serve` uses.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use oneclass_actors::Authenticator;
+use oneclass_hub::auth::{JwtAuthenticator, DEV_SECRET_FILE};
+use oneclass_hub::config::AuthSettings;
+
+/// A fresh empty directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "oneclass-cli-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn hub(data_dir: &TempDir) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oneclass-hub"));
+    cmd.env("ONECLASS_DATA_DIR", &data_dir.0)
+        .env_remove("ONECLASS_JWT_SECRET")
+        .env_remove("ONECLASS_LISTEN");
+    cmd
+}
+
+#[test]
+fn token_without_a_secret_creates_the_dev_secret_and_prints_a_jwt_signed_with_it() {
+    let dir = TempDir::new("token");
+    let out = hub(&dir)
+        .args([
+            "token", "--user", "u", "--school", "s1", "--role", "teacher", "--classes", "c1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jwt = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(jwt.split('.').count(), 3, "not a JWT: {jwt:?}");
+    let secret_file = dir.0.join(DEV_SECRET_FILE);
+    let secret = std::fs::read_to_string(&secret_file)
+        .unwrap_or_else(|e| panic!("{} was not created: {e}", secret_file.display()));
+    // What `serve` would verify with (the same file) accepts the printed token.
+    let verifier = JwtAuthenticator::new(&AuthSettings::default(), Some(secret.trim())).unwrap();
+    let p = verifier.verify(&jwt).unwrap();
+    assert_eq!((p.user.as_str(), p.school.as_str()), ("u", "s1"));
+    assert_eq!(p.classes, vec!["c1".to_string()]);
+
+    // A second run reuses the secret instead of making a new one.
+    let again = hub(&dir)
+        .args(["token", "--user", "u2", "--school", "s1", "--role", "parent"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), secret);
+    let jwt2 = String::from_utf8(again.stdout).unwrap();
+    assert!(verifier.verify(jwt2.trim()).is_ok());
+}
+
+#[test]
+fn token_with_an_unknown_role_fails_naming_the_role() {
+    let dir = TempDir::new("role");
+    let out = hub(&dir)
+        .args(["token", "--user", "u", "--school", "s1", "--role", "wizard"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wizard"), "stderr: {stderr}");
+    assert!(out.stdout.is_empty(), "printed a token anyway");
+}
