@@ -4,4 +4,5 @@ mod chat;
 mod notifications;
 mod resume;
 mod closes;
+mod durability;
 mod security;
