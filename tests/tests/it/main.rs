@@ -1,8 +1,12 @@
 //! End-to-end tests: a real hub on a random port, real WebSocket and HTTP clients.
 
 mod chat;
-mod notifications;
-mod resume;
 mod closes;
 mod durability;
+mod metrics;
+mod notifications;
+mod presence;
+mod resume;
 mod security;
+mod slow_consumer;
+mod supervision;
