@@ -308,6 +308,10 @@ impl ChildHub {
         format!("ws://{}/ws", self.addr)
     }
 
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill9(mut self) {
         self.child.kill().expect("kill");

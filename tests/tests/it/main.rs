@@ -7,6 +7,7 @@ mod metrics;
 mod notifications;
 mod presence;
 mod resume;
+mod resume_gap;
 mod security;
 mod slow_consumer;
 mod supervision;
