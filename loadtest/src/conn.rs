@@ -167,8 +167,9 @@ pub struct Incoming {
     pub seq: Option<u64>,
     #[serde(default)]
     pub from: Option<String>,
-    #[serde(default)]
-    pub body: Option<ProbeOrText>,
+    /// A `msg` body (a map) read as its probe; a `notification`'s string body reads as `None`.
+    #[serde(default, deserialize_with = "probe_or_text")]
+    pub body: Option<Probe>,
     #[serde(default)]
     pub data: Option<Probe>,
     #[serde(default)]
@@ -181,22 +182,32 @@ pub struct Incoming {
     pub message: Option<String>,
 }
 
-/// A `msg` body is an object; a `notification` body is a string. Either decodes.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum ProbeOrText {
-    Probe(Probe),
-    Text(String),
+/// Reads a map as a [`Probe`] and anything else as `None`, without buffering the value (an
+/// untagged enum would copy the whole body first).
+fn probe_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Probe>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Option<Probe>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map or a string")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Probe::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 impl Incoming {
     /// The probe carried by a `msg` body or a `notification`'s `data`.
     pub fn probe(&self) -> Option<Probe> {
-        match (&self.body, &self.data) {
-            (Some(ProbeOrText::Probe(p)), _) => Some(*p),
-            (_, Some(p)) => Some(*p),
-            _ => None,
-        }
+        self.body.or(self.data)
     }
 }
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
@@ -117,7 +118,10 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
     let stats = ctx.stats.clone();
     let _progress = crate::stats::Progress::start(a.label.clone(), stats.clone(), a.quiet);
 
-    // Subscribers: connect, subscribe, then read until told to finish.
+    // Subscribers: connect, subscribe, then read until their task is shut down. Each registers
+    // its ordering tracker here; shutting tasks down (rather than signalling each one to stop)
+    // keeps a per-message wake-up registration off the hot read loop.
+    let trackers: Trackers = Arc::default();
     eprintln!(
         "opening {} subscribers on {} channels",
         a.subscribers(),
@@ -138,11 +142,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
             let token = ctx.tokens.token(index, &who)?;
             let shard = index;
             index += 1;
-            let (channels, windows, stats, finish) = (
+            let (channels, windows, stats, trackers) = (
                 channels.clone(),
                 windows.clone(),
                 stats.clone(),
-                finish_rx.clone(),
+                trackers.clone(),
             );
             let dialer_codec = ctx.dialer.codec();
             // The dial runs inside the task, so up to MAX_CONCURRENT_DIALS proceed at once.
@@ -156,7 +160,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
                 channels,
                 windows,
                 stats,
-                finish,
+                trackers,
             ));
         }
     }
@@ -235,11 +239,11 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
     let connections = stats.open.load(Relaxed);
     finish_tx.send_replace(true);
     while pub_tasks.join_next().await.is_some() {}
+    // Subscriber tasks hold no state but their socket: stop them and read their trackers.
+    subscribers.shutdown().await;
     let mut tally = Tally::default();
-    while let Some(joined) = subscribers.join_next().await {
-        if let Ok(Some((ci, tracker))) = joined {
-            tally += tracker.tally(channels[ci].head.load(Relaxed));
-        }
+    for (ci, tracker) in trackers.lock().iter() {
+        tally += tracker.lock().tally(channels[*ci].head.load(Relaxed));
     }
 
     let mut report = Report {
@@ -274,8 +278,11 @@ fn open_subscriber(
     }
 }
 
-/// One subscriber's life: wait for its connection, then check and count every message on its
-/// channel until the run finishes. Returns the channel index and its ordering tracker.
+/// Every subscriber's channel index and ordering tracker.
+type Trackers = Arc<Mutex<Vec<(usize, Arc<Mutex<SeqTracker>>)>>>;
+
+/// One subscriber's life: wait for its connection, register its tracker, then check and count
+/// every message on its channel until its task is shut down or the socket ends.
 #[allow(clippy::too_many_arguments)]
 async fn subscriber(
     opened: impl std::future::Future<Output = anyhow::Result<(Ws, u64)>>,
@@ -286,14 +293,14 @@ async fn subscriber(
     channels: Arc<Vec<Channel>>,
     windows: Arc<Vec<InflightWindow>>,
     stats: Arc<crate::stats::Stats>,
-    mut finish: watch::Receiver<bool>,
-) -> Option<(usize, SeqTracker)> {
+    trackers: Trackers,
+) {
     let (mut ws, head) = match opened.await {
         Ok(x) => x,
         Err(e) => {
             stats.connect_failures.fetch_add(1, Relaxed);
             stats.error(format!("subscriber: {e:#}"));
-            return None;
+            return;
         }
     };
     stats.open.fetch_add(1, Relaxed);
@@ -301,21 +308,17 @@ async fn subscriber(
     channel.subscribers.fetch_add(1, Relaxed);
     // Counted before the permit goes back, so publishers see every subscriber.
     drop(permit);
-    let mut tracker = SeqTracker::after_head(head);
+    let tracker = Arc::new(Mutex::new(SeqTracker::after_head(head)));
+    trackers.lock().push((ci, tracker.clone()));
     loop {
-        let read = tokio::select! {
-            biased;
-            _ = finish.changed() => break,
-            r = conn::read(codec, &mut ws) => r,
-        };
-        match read {
+        match conn::read(codec, &mut ws).await {
             Ok(Read::Frame(f)) => match f.ev {
                 Some(Ev::Msg) if f.channel.as_deref() == Some(channel.name.as_str()) => {
                     let Some(seq) = f.seq else {
                         stats.error("msg without seq");
                         continue;
                     };
-                    if tracker.observe(seq).is_new() {
+                    if tracker.lock().observe(seq).is_new() {
                         let probe = f.probe().unwrap_or_default();
                         stats.delivered(shard, probe.lt_t, now_us());
                         if let Some(w) = windows.get(probe.lt_p as usize) {
@@ -338,7 +341,6 @@ async fn subscriber(
         }
     }
     stats.open.fetch_sub(1, Relaxed);
-    Some((ci, tracker))
 }
 
 /// One publishing connection.
