@@ -44,7 +44,15 @@ fn token_without_a_secret_creates_the_dev_secret_and_prints_a_jwt_signed_with_it
     let dir = TempDir::new("token");
     let out = hub(&dir)
         .args([
-            "token", "--user", "u", "--school", "s1", "--role", "teacher", "--classes", "c1",
+            "token",
+            "--user",
+            "u",
+            "--school",
+            "s1",
+            "--role",
+            "teacher",
+            "--classes",
+            "c1",
         ])
         .output()
         .unwrap();
@@ -66,7 +74,9 @@ fn token_without_a_secret_creates_the_dev_secret_and_prints_a_jwt_signed_with_it
 
     // A second run reuses the secret instead of making a new one.
     let again = hub(&dir)
-        .args(["token", "--user", "u2", "--school", "s1", "--role", "parent"])
+        .args([
+            "token", "--user", "u2", "--school", "s1", "--role", "parent",
+        ])
         .output()
         .unwrap();
     assert!(again.status.success());

@@ -133,7 +133,9 @@ impl TestHub {
 
     /// The body of `GET /metrics`.
     pub async fn metrics_text(&self) -> String {
-        let resp = reqwest::get(self.http_url("/metrics")).await.expect("GET /metrics");
+        let resp = reqwest::get(self.http_url("/metrics"))
+            .await
+            .expect("GET /metrics");
         assert_eq!(resp.status(), 200);
         resp.text().await.expect("metrics body")
     }
@@ -234,12 +236,10 @@ pub async fn next_on(
 
 /// The value of the first sample of `name` (exact name including labels) in Prometheus text.
 pub fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (n, v) = l.rsplit_once(' ')?;
-            (n == name).then(|| v.parse().ok()).flatten()
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (n, v) = l.rsplit_once(' ')?;
+        (n == name).then(|| v.parse().ok()).flatten()
+    })
 }
 
 /// The real `oneclass-hub` binary running as a child process (for kill -9 tests).
@@ -250,7 +250,9 @@ pub struct ChildHub {
 
 impl std::fmt::Debug for ChildHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildHub").field("addr", &self.addr).finish()
+        f.debug_struct("ChildHub")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 

@@ -41,7 +41,10 @@ async fn an_expired_token_closes_with_4001() {
     let mut c = claims("p1", "s1", Role::Parent, &["c1"]);
     c.exp = now_s() - 60;
     c.iat = now_s() - 120;
-    assert_eq!(close_code_for_token(&hub, &mint(SECRET, &c)).await, Some(4001));
+    assert_eq!(
+        close_code_for_token(&hub, &mint(SECRET, &c)).await,
+        Some(4001)
+    );
 }
 
 #[tokio::test]
@@ -49,7 +52,10 @@ async fn a_token_for_another_audience_closes_with_4001() {
     let hub = TestHub::spawn();
     let mut c = claims("p1", "s1", Role::Parent, &["c1"]);
     c.aud = "some-other-service".into();
-    assert_eq!(close_code_for_token(&hub, &mint(SECRET, &c)).await, Some(4001));
+    assert_eq!(
+        close_code_for_token(&hub, &mint(SECRET, &c)).await,
+        Some(4001)
+    );
 }
 
 #[tokio::test]
@@ -196,7 +202,10 @@ async fn an_unknown_op_and_a_missing_field_get_bad_request_with_their_id_and_pin
         let unknown = serde_json::json!({"op": "dance", "id": 41});
         c.send_bytes(codec.encode(&unknown).to_vec()).await.unwrap();
         let r = reply_to(&mut c, 41).await;
-        assert_eq!(r.error.as_ref().map(|e| e.code), Some(ErrorCode::BadRequest));
+        assert_eq!(
+            r.error.as_ref().map(|e| e.code),
+            Some(ErrorCode::BadRequest)
+        );
         assert!(r.ok.is_none());
 
         let no_body = serde_json::json!({"op": "publish", "id": 42, "channel": "class:s1:c1"});

@@ -21,9 +21,13 @@ async fn an_acknowledged_publish_survives_kill_9_and_a_restart() {
     let mut acked = Vec::new();
     for n in 1..=3 {
         acked.push(
-            c.publish(&class, &format!("before the crash {n}"), Some(&format!("k{n}")))
-                .await
-                .unwrap(),
+            c.publish(
+                &class,
+                &format!("before the crash {n}"),
+                Some(&format!("k{n}")),
+            )
+            .await
+            .unwrap(),
         );
     }
     // SIGKILL right after the last acknowledgement: no shutdown code runs.

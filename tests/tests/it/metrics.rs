@@ -10,7 +10,9 @@ async fn metrics_health_and_readiness_answer() {
     let (mut c, _) = hub
         .connect(Codec::Json, &token("p1", "s1", Role::Parent, &["c1"]))
         .await;
-    c.publish(&ch("class:s1:c1"), "counted", None).await.unwrap();
+    c.publish(&ch("class:s1:c1"), "counted", None)
+        .await
+        .unwrap();
     assert!(c.subscribe(&ch("class:s1:c9"), None).await.is_err());
 
     let text = hub.metrics_text().await;

@@ -45,9 +45,7 @@ async fn presence_lists_the_users_present_on_a_class() {
     // A second socket of p2 counts once.
     let _p2b = joined(&hub, "p2", Role::Parent).await;
     let present: Presence = p1
-        .request_ok(Command::Presence {
-            channel: ch(CLASS),
-        })
+        .request_ok(Command::Presence { channel: ch(CLASS) })
         .await
         .unwrap();
     assert_eq!(present.channel, CLASS);
@@ -62,9 +60,7 @@ async fn typing_reaches_the_others_but_not_the_typist_and_is_throttled() {
     let mut teacher = joined(&hub, "t1", Role::Teacher).await;
     for _ in 0..4 {
         typist
-            .send_unacked(Command::Typing {
-                channel: ch(CLASS),
-            })
+            .send_unacked(Command::Typing { channel: ch(CLASS) })
             .await
             .unwrap();
     }
@@ -78,7 +74,11 @@ async fn typing_reaches_the_others_but_not_the_typist_and_is_throttled() {
         .iter()
         .any(|e| matches!(e, Event::Typing { user, channel } if user == "p1" && channel == CLASS)));
     let own = events_until_marker(&mut typist, "marker").await;
-    assert_eq!(typing_count(&own), 0, "the typist saw its own typing: {own:?}");
+    assert_eq!(
+        typing_count(&own),
+        0,
+        "the typist saw its own typing: {own:?}"
+    );
 }
 
 #[tokio::test]

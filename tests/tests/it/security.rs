@@ -93,7 +93,11 @@ async fn a_third_user_cannot_read_or_write_a_dm_of_two_others() {
         ErrorCode::Forbidden
     );
     assert_eq!(
-        code(c.request_ok::<History>(history("dm:s1:a:b")).await.unwrap_err()),
+        code(
+            c.request_ok::<History>(history("dm:s1:a:b"))
+                .await
+                .unwrap_err()
+        ),
         ErrorCode::Forbidden
     );
     assert_eq!(
@@ -179,8 +183,10 @@ async fn a_notification_request_without_an_idempotency_key_gets_400() {
     let resp = reqwest::Client::new()
         .post(hub.http_url("/v1/notifications"))
         .bearer_auth(token("a1", "s1", Role::Admin, &[]))
-        .json(&json!({"school": "s1", "to": {"class": "c1"}, "kind": "event",
-                      "title": "Sports day", "body": "Friday"}))
+        .json(
+            &json!({"school": "s1", "to": {"class": "c1"}, "kind": "event",
+                      "title": "Sports day", "body": "Friday"}),
+        )
         .send()
         .await
         .unwrap();

@@ -60,7 +60,10 @@ async fn read_in_order(c: &mut Client, from: u64, count: u64) -> Result<(), Clie
                 assert_eq!(m.seq, n, "out of order or gap");
                 // Publishes of one connection take seqs in the order they were sent.
                 let text = m.body["text"].as_str().unwrap_or_default();
-                assert!(text.starts_with(&format!("{n} ")), "seq {n} carries {text:.20}");
+                assert!(
+                    text.starts_with(&format!("{n} ")),
+                    "seq {n} carries {text:.20}"
+                );
             }
             other => panic!("expected seq {n}, got {other:?}"),
         }
@@ -76,9 +79,8 @@ async fn a_client_that_stops_reading_is_closed_with_4008_and_a_reading_one_gets_
     });
     let mut stalled = subscriber(&hub, "slow").await;
     let mut reader = subscriber(&hub, "fast").await;
-    let reading = tokio::spawn(async move {
-        read_in_order(&mut reader, 1, 1000).await.map(|_| reader)
-    });
+    let reading =
+        tokio::spawn(async move { read_in_order(&mut reader, 1, 1000).await.map(|_| reader) });
     let (mut publisher, _) = hub
         .connect(Codec::MsgPack, &token("t1", "s1", Role::Teacher, &["c1"]))
         .await;
@@ -94,9 +96,8 @@ async fn a_client_that_stops_reading_is_closed_with_4008_and_a_reading_one_gets_
     assert_eq!(within(30, stalled.closed()).await, Some(4008));
 
     // The reader is healthy: a burst of 2000 small messages, all delivered, no close.
-    let reading = tokio::spawn(async move {
-        read_in_order(&mut reader, 1001, 2000).await.map(|_| reader)
-    });
+    let reading =
+        tokio::spawn(async move { read_in_order(&mut reader, 1001, 2000).await.map(|_| reader) });
     let acked = publish_burst(&mut publisher, 1001, 2000, 16).await;
     assert_eq!(acked.len(), 2000);
     let mut reader = within(60, reading)

@@ -33,7 +33,10 @@ async fn a_school_actor_that_dies_mid_traffic_is_restarted_and_seqs_continue() {
         .connect(Codec::MsgPack, &token("t1", "s1", Role::Teacher, &["c1"]))
         .await;
     for n in 1..=5u64 {
-        assert_eq!(publish_retrying(&mut t, &format!("m{n}"), &format!("m{n}")).await, n);
+        assert_eq!(
+            publish_retrying(&mut t, &format!("m{n}"), &format!("m{n}")).await,
+            n
+        );
     }
     let old = hub.registry().peek("s1").expect("the school actor of s1");
     old.do_send(Crash);
@@ -44,7 +47,10 @@ async fn a_school_actor_that_dies_mid_traffic_is_restarted_and_seqs_continue() {
     })
     .await;
     for n in 6..=10u64 {
-        assert_eq!(publish_retrying(&mut t, &format!("m{n}"), &format!("m{n}")).await, n);
+        assert_eq!(
+            publish_retrying(&mut t, &format!("m{n}"), &format!("m{n}")).await,
+            n
+        );
     }
     let new = hub.registry().peek("s1").expect("a new school actor");
     assert!(new.connected());
