@@ -33,11 +33,13 @@ rows = []
 bare = load("bare", "connect")
 header = ("| server | journal | delivered msgs/s (throughput) | server CPU s / M deliveries "
           "| p50 / p99 / p99.9 ms @ fixed rate | memory per idle conn 1k / 5k / 15k (ratio to bare) "
-          "| connects/s | gaps+dups+reorders | errors |")
+          "| connects/s | DM round trip p50 / p99 ms | gaps+dups+reorders | errors |")
 print(header)
-print("|---|---|---|---|---|---|---|---|---|")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for t in targets:
     tp, fr, cn = load(t, "fanout-throughput"), load(t, "fanout-rate"), load(t, "connect")
+    ch = load(t, "chat")
+    rtt = ch and "{:.2f} / {:.2f}".format(ch["latency_ms"]["p50"], ch["latency_ms"]["p99"])
     delivered = tp and tp["delivered_per_sec"]
     cpu = tp and tp.get("server_cpu_s_per_million")
     lat = fr and "{:.2f} / {:.2f} / {:.2f}".format(
@@ -51,8 +53,16 @@ for t in targets:
             mems.append(f"{m/1024:.1f} KiB ({m/b:.2f}×)")
         else:
             mems.append(f"{m/1024:.1f} KiB")
-    faults = sum((r or {}).get(k, 0) for r in (tp, fr) for k in ("gaps", "duplicates", "reorders"))
-    errors = sum((r or {}).get("errors", 0) for r in (tp, fr, cn))
+    faults = sum((r or {}).get(k, 0) for r in (tp, fr, ch) for k in ("gaps", "duplicates", "reorders"))
+    errors = sum((r or {}).get("errors", 0) for r in (tp, fr, cn, ch))
     print(f"| {NAMES.get(t, t)} | {JOURNAL.get(t, '?')} | {fmt(delivered)} | {fmt(cpu, '{:.2f}')} "
           f"| {lat or '–'} | {' / '.join(mems)} | {fmt(cn and cn.get('connect_per_sec'))} "
-          f"| {faults if (tp or fr) else '–'} | {errors} |")
+          f"| {rtt or '–'} | {faults if (tp or fr) else '–'} | {errors} |")
+
+nt = load("hub", "notify") if "hub" in targets else None
+if nt:
+    a = nt.get("accept_latency_ms") or {}
+    print()
+    print(f"Hub notifications at {nt['published_per_sec']:.0f}/s: accepted p50 {a.get('p50', 0):.2f} ms / "
+          f"p99 {a.get('p99', 0):.2f} ms; arrived on the WebSocket p50 {nt['latency_ms']['p50']:.2f} ms / "
+          f"p99 {nt['latency_ms']['p99']:.2f} ms; gaps {nt['gaps']}, errors {nt['errors']}.")

@@ -104,6 +104,12 @@ for target in $TARGETS; do
     run fanout-rate "$target" fanout --schools 1 --classes "$RATE_CLASSES" --clients-per-class 30 \
       --publishers-per-class 1 --payload-bytes 100 --rate "$RATE" --source-ips "$SOURCE_IPS"
     stop_server
+    start_server "$target"
+    run chat "$target" chat --pairs 50 --payload-bytes 100
+    if [ "$target" = hub ]; then
+      run notify "$target" notify --schools 1 --classes 2 --clients-per-class 50 --rate 200
+    fi
+    stop_server
   fi
   start_server "$target"
   extra=""; [ "$target" = bare ] && extra="--ws-only"
