@@ -35,4 +35,25 @@ pub enum Cmd {
         #[arg(long, default_value_t = 86_400)]
         ttl: u64,
     },
+    /// Journal maintenance.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCmd {
+    /// Check the hash chains of every stream with events of a school in a time range. Exits 0
+    /// when intact; otherwise names the first broken link and exits 1.
+    Verify {
+        #[arg(long)]
+        school: String,
+        /// RFC 3339 time or YYYY-MM-DD (inclusive).
+        #[arg(long)]
+        from: String,
+        /// RFC 3339 time or YYYY-MM-DD (exclusive).
+        #[arg(long)]
+        to: String,
+    },
 }

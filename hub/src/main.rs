@@ -4,9 +4,10 @@ use anyhow::Context as _;
 use clap::Parser;
 use oneclass_actors::Role;
 use oneclass_hub::auth::{mint, now_s, resolve_secret, Claims};
-use oneclass_hub::cli::{Cli, Cmd};
+use oneclass_hub::cli::{Cli, Cmd, JournalCmd};
 use oneclass_hub::config::Settings;
-use oneclass_hub::startup::Application;
+use oneclass_hub::startup::{open_journal, Application};
+use oneclass_hub::verify::{verify, Verdict};
 
 fn main() -> anyhow::Result<()> {
     oneclass_hub::telemetry::init();
@@ -39,6 +40,22 @@ fn main() -> anyhow::Result<()> {
             };
             println!("{}", mint(&secret, &claims));
             Ok(())
+        }
+        Cmd::Journal {
+            command: JournalCmd::Verify { school, from, to },
+        } => {
+            let journal = open_journal(&settings)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            match runtime.block_on(verify(journal.as_ref(), &school, &from, &to))? {
+                Verdict::Intact { streams } => {
+                    println!("intact: {streams} streams of {school} checked");
+                    Ok(())
+                }
+                Verdict::Broken { stream, seq } => {
+                    eprintln!("broken: stream {stream} at seq {seq}");
+                    std::process::exit(1);
+                }
+            }
         }
     }
 }

@@ -24,6 +24,17 @@ pub const JOURNAL_FILE: &str = "journal.db";
 /// How long shutdown waits for sessions to send their 1001 close.
 const DRAIN: Duration = Duration::from_millis(500);
 
+/// Opens the configured journal backend.
+pub fn open_journal(settings: &Settings) -> anyhow::Result<Arc<dyn Journal>> {
+    let data_dir = &settings.journal.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let path = data_dir.join(JOURNAL_FILE);
+    let journal = SqliteJournal::open(&path)
+        .with_context(|| format!("opening journal {}", path.display()))?;
+    Ok(Arc::new(journal))
+}
+
 /// What every HTTP handler can reach.
 pub struct AppState {
     pub registry: SchoolRegistry,
@@ -56,10 +67,8 @@ impl Application {
             .with_context(|| format!("creating data directory {}", data_dir.display()))?;
         let secret = resolve_secret(&settings.auth, data_dir)?;
         let auth = Arc::new(JwtAuthenticator::new(&settings.auth, secret.as_deref())?);
-        let path = data_dir.join(JOURNAL_FILE);
-        let journal = SqliteJournal::open(&path)
-            .with_context(|| format!("opening journal {}", path.display()))?;
-        Self::build_with_journal(settings, Arc::new(journal), auth)
+        let journal = open_journal(&settings)?;
+        Self::build_with_journal(settings, journal, auth)
     }
 
     /// Like [`Application::build`] with a journal the caller opened (tests use this to inject

@@ -1,7 +1,9 @@
 //! HTTP routes. Each module exposes `configure(&mut ServiceConfig)`.
 
+pub mod analytics;
 pub mod auth;
 pub mod health;
+pub mod journal;
 pub mod notifications;
 pub mod page;
 pub mod roster;
@@ -15,5 +17,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     roster::configure(cfg);
     notifications::configure(cfg);
     health::configure(cfg);
+    journal::configure(cfg);
+    analytics::configure(cfg);
     page::configure(cfg);
 }

@@ -1,0 +1,326 @@
+//! The analyst API over the journal: `GET /v1/journal/events` (one page, with the journal's own
+//! page token) and `GET /v1/journal/export` (every matching event, streamed as NDJSON or CSV in
+//! constant memory). Analysts and admins of the school, or platform services, may call them.
+//!
+//! Events carry metadata only. Payloads (message bodies, personal data) appear only for an
+//! `admin` who passes `include_bodies=true` with a `reason`; that access is itself journaled as
+//! `audit.bodies.accessed` on the stream `audit:{school}` before any body is returned.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use oneclass_actors::{Principal, Role};
+use oneclass_protocol::channel::is_valid_id;
+use oneclass_protocol::journal::{encode_payload, EventEnvelope};
+use oneclass_protocol::timestamp::{format_ms, now_ms, parse_ms};
+use oneclass_protocol::ErrorCode;
+use oneclass_storage::{AppendRequest, EventQuery, Journal};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::routes::auth::principal;
+use crate::startup::AppState;
+
+/// Events per page of `events` when no `limit` is given.
+const DEFAULT_LIMIT: usize = 100;
+/// Largest `limit` of one `events` page.
+const MAX_LIMIT: usize = 1000;
+/// Events read per journal page while exporting; bounds the export's memory.
+const EXPORT_PAGE: usize = 1000;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/journal/events", web::get().to(events))
+        .route("/v1/journal/export", web::get().to(export));
+}
+
+/// Query parameters shared by the journal and analytics routes.
+#[derive(Debug, Deserialize)]
+pub struct RangeQuery {
+    pub school: String,
+    /// RFC 3339 time or `YYYY-MM-DD` (start of that UTC day); inclusive.
+    pub from: String,
+    /// RFC 3339 time or `YYYY-MM-DD` (start of that UTC day); exclusive.
+    pub to: String,
+    /// A kind or a kind prefix such as `chat.`.
+    pub kind: Option<String>,
+    pub limit: Option<usize>,
+    pub page_token: Option<String>,
+    pub format: Option<String>,
+    #[serde(default)]
+    pub include_bodies: bool,
+    pub reason: Option<String>,
+}
+
+/// Parses `from`/`to`: a full RFC 3339 timestamp or a UTC date.
+pub fn parse_bound(name: &str, value: &str) -> Result<i64, ApiError> {
+    let parsed = if value.len() == 10 {
+        parse_ms(&format!("{value}T00:00:00Z"))
+    } else {
+        parse_ms(value)
+    };
+    parsed.ok_or_else(|| ApiError::bad_request(format!("`{name}` must be RFC 3339 or YYYY-MM-DD")))
+}
+
+/// Who may read a school's journal: its analysts and admins, and platform services.
+pub fn require_analyst(p: &Principal, school: &str) -> Result<(), ApiError> {
+    let allowed = p.is_platform()
+        || (p.school == school && matches!(p.role, Role::Analyst | Role::Admin | Role::Service));
+    allowed.then_some(()).ok_or_else(ApiError::forbidden)
+}
+
+/// One event as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub school_id: String,
+    pub day: String,
+    pub event_id: String,
+    pub stream: String,
+    pub seq: u64,
+    pub kind: String,
+    pub actor: String,
+    pub occurred_at: String,
+    pub hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+}
+
+impl EventView {
+    pub fn new(e: &EventEnvelope, with_body: bool) -> Self {
+        let payload = with_body.then(|| {
+            rmp_serde::from_slice::<serde_json::Value>(&e.payload)
+                .unwrap_or_else(|_| serde_json::Value::String(hex::encode(&e.payload)))
+        });
+        Self {
+            school_id: e.school_id.clone(),
+            day: e.day.clone(),
+            event_id: e.event_id.to_string(),
+            stream: e.stream.clone(),
+            seq: e.seq,
+            kind: e.kind.clone(),
+            actor: e.actor.clone(),
+            occurred_at: format_ms(e.occurred_at),
+            hash: hex::encode(e.hash),
+            payload,
+        }
+    }
+
+    /// The CSV row (same column order as [`CSV_HEADER`]).
+    fn csv_row(&self) -> String {
+        let mut row = [
+            &self.school_id,
+            &self.day,
+            &self.event_id,
+            &self.stream,
+            &self.seq.to_string(),
+            &self.kind,
+            &self.actor,
+            &self.occurred_at,
+            &self.hash,
+        ]
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",");
+        if let Some(p) = &self.payload {
+            row.push(',');
+            row.push_str(&csv_field(&p.to_string()));
+        }
+        row.push('\n');
+        row
+    }
+}
+
+const CSV_HEADER: &str = "school_id,day,event_id,stream,seq,kind,actor,occurred_at,hash";
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The checked query and whether bodies are included (after journaling the access).
+async fn prepare(
+    req: &HttpRequest,
+    q: &RangeQuery,
+    state: &AppState,
+    route: &str,
+) -> Result<(EventQuery, bool), ApiError> {
+    let p = principal(req, state)?;
+    if !is_valid_id(&q.school) {
+        return Err(ApiError::bad_request("invalid school id"));
+    }
+    require_analyst(&p, &q.school)?;
+    let from_ms = parse_bound("from", &q.from)?;
+    let to_ms = parse_bound("to", &q.to)?;
+    if to_ms <= from_ms {
+        return Err(ApiError::bad_request("`to` must be after `from`"));
+    }
+    let with_bodies = if q.include_bodies {
+        let reason = q.reason.as_deref().map(str::trim).unwrap_or_default();
+        if p.role != Role::Admin || p.school != q.school {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "bodies are for the school's admins",
+            ));
+        }
+        if reason.len() < 5 {
+            return Err(ApiError::bad_request("include_bodies needs a `reason`"));
+        }
+        journal_access(state.registry.journal().as_ref(), &p, q, route, reason).await?;
+        true
+    } else {
+        false
+    };
+    let query = EventQuery {
+        school_id: q.school.clone(),
+        from_ms,
+        to_ms,
+        kind_prefix: q.kind.clone().filter(|k| !k.is_empty()),
+        limit: q.limit.unwrap_or(DEFAULT_LIMIT),
+        page_token: q.page_token.clone(),
+    };
+    Ok((query, with_bodies))
+}
+
+/// Payload of `audit.bodies.accessed`.
+#[derive(Debug, Serialize)]
+struct BodiesAccessed<'a> {
+    route: &'a str,
+    reason: &'a str,
+    from: &'a str,
+    to: &'a str,
+    kind: Option<&'a str>,
+}
+
+async fn journal_access(
+    journal: &dyn Journal,
+    p: &Principal,
+    q: &RangeQuery,
+    route: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
+    let payload = BodiesAccessed {
+        route,
+        reason,
+        from: &q.from,
+        to: &q.to,
+        kind: q.kind.as_deref(),
+    };
+    let request = AppendRequest {
+        school_id: q.school.clone(),
+        stream: format!("audit:{}", q.school),
+        kind: "audit.bodies.accessed".into(),
+        actor: p.user.clone(),
+        occurred_at: now_ms(),
+        payload: encode_payload(&payload),
+        idempotency: None,
+    };
+    journal.append(vec![request]).await.map_err(|e| {
+        tracing::error!(error = %e, "could not journal a body access; refusing it");
+        ApiError::unavailable()
+    })?;
+    Ok(())
+}
+
+fn storage_error(e: oneclass_storage::StorageError) -> ApiError {
+    if e.to_string().contains("page token")
+        || matches!(e, oneclass_storage::StorageError::Invalid(_))
+    {
+        return ApiError::bad_request(e.to_string());
+    }
+    tracing::warn!(error = %e, "journal query failed");
+    ApiError::unavailable()
+}
+
+async fn events(
+    req: HttpRequest,
+    q: web::Query<RangeQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if q.limit.is_some_and(|l| l == 0 || l > MAX_LIMIT) {
+        return Err(ApiError::bad_request("limit must be between 1 and 1000"));
+    }
+    let (query, with_bodies) = prepare(&req, &q, &state, "events").await?;
+    let page = state
+        .registry
+        .journal()
+        .query(query)
+        .await
+        .map_err(storage_error)?;
+    let events: Vec<EventView> = page
+        .events
+        .iter()
+        .map(|e| EventView::new(e, with_bodies))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "events": events, "next_page_token": page.next_page_token })))
+}
+
+async fn export(
+    req: HttpRequest,
+    q: web::Query<RangeQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let csv = match q.format.as_deref().unwrap_or("ndjson") {
+        "ndjson" => false,
+        "csv" => true,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown format `{other}` (ndjson, csv)"
+            )))
+        }
+    };
+    let (mut query, with_bodies) = prepare(&req, &q, &state, "export").await?;
+    query.limit = EXPORT_PAGE;
+    query.page_token = None;
+    let journal = state.registry.journal().clone();
+    // One journal page per chunk: memory stays flat however many rows match.
+    let body = futures_util::stream::unfold(Some((query, true)), move |st| {
+        let journal = journal.clone();
+        async move {
+            let (query, first) = st?;
+            let mut chunk = String::new();
+            if first && csv {
+                chunk.push_str(CSV_HEADER);
+                chunk.push_str(if with_bodies { ",payload\n" } else { "\n" });
+            }
+            match journal.query(query.clone()).await {
+                Ok(page) => {
+                    for e in &page.events {
+                        let view = EventView::new(e, with_bodies);
+                        if csv {
+                            chunk.push_str(&view.csv_row());
+                        } else {
+                            // unwrap: EventView has string keys only.
+                            chunk.push_str(&serde_json::to_string(&view).unwrap());
+                            chunk.push('\n');
+                        }
+                    }
+                    let next = page.next_page_token.map(|t| {
+                        (
+                            EventQuery {
+                                page_token: Some(t),
+                                ..query
+                            },
+                            false,
+                        )
+                    });
+                    Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), next))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "export stopped by a journal error");
+                    Some((Err(std::io::Error::other(e.to_string())), None))
+                }
+            }
+        }
+    });
+    let content_type = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/x-ndjson"
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .streaming(body))
+}
