@@ -3,6 +3,7 @@
 mod chat;
 mod closes;
 mod durability;
+mod journal_api;
 mod metrics;
 mod notifications;
 mod presence;
