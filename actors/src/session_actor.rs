@@ -309,6 +309,7 @@ impl SessionActor {
             return self.close(CloseCode::InvalidConnect, reason, ctx);
         }
         self.schedule_expiry(principal.exp, ctx);
+        self.deps.sessions.set_jti(self.id, principal.jti.clone());
         let school = self.deps.registry.get(&principal.school);
         let join = Join {
             session: self.id,
@@ -738,6 +739,7 @@ impl SessionActor {
             Ok(p) if p.user == current.user && p.school == current.school => {
                 let exp = p.exp;
                 self.schedule_expiry(exp, ctx);
+                self.deps.sessions.set_jti(self.id, p.jti.clone());
                 self.principal = Some(p);
                 self.reply_ok(id, OkBody::Refreshed(Refreshed { exp }));
             }

@@ -16,6 +16,7 @@ use oneclass_actors::{AuthError, Authenticator, Principal, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AuthSettings;
+use crate::revocation::Revocations;
 
 /// File under the data directory holding the development secret.
 pub const DEV_SECRET_FILE: &str = "dev-jwt-secret";
@@ -48,6 +49,7 @@ pub struct JwtAuthenticator {
     issuer: String,
     audience: String,
     leeway: u64,
+    revocations: std::sync::Arc<Revocations>,
 }
 
 impl std::fmt::Debug for JwtAuthenticator {
@@ -120,12 +122,22 @@ impl JwtAuthenticator {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             leeway: settings.leeway_s,
+            revocations: Default::default(),
         })
     }
-}
 
-impl Authenticator for JwtAuthenticator {
-    fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+    /// The revocation list this verifier checks.
+    pub fn revocations(&self) -> &std::sync::Arc<Revocations> {
+        &self.revocations
+    }
+
+    /// Checks a token's signature, issuer and audience but not its lifetime, and returns its
+    /// claims: for deciding about a token someone wants revoked.
+    pub fn inspect(&self, token: &str) -> Result<Claims, AuthError> {
+        self.decode(token, false)
+    }
+
+    fn decode(&self, token: &str, check_exp: bool) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| AuthError::Invalid(format!("bad header: {e}")))?;
         let mut last = AuthError::Invalid(format!("algorithm {:?} is not accepted", header.alg));
@@ -138,19 +150,10 @@ impl Authenticator for JwtAuthenticator {
             v.set_issuer(&[&self.issuer]);
             v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
             v.validate_nbf = true;
+            v.validate_exp = check_exp;
             v.leeway = self.leeway;
             match jsonwebtoken::decode::<Claims>(token, &key.key, &v) {
-                Ok(data) => {
-                    let c = data.claims;
-                    return Ok(Principal {
-                        user: c.sub,
-                        school: c.school,
-                        role: c.role,
-                        classes: c.classes,
-                        exp: c.exp,
-                        jti: c.jti,
-                    });
-                }
+                Ok(data) => return Ok(data.claims),
                 Err(e) => {
                     last = match e.kind() {
                         ErrorKind::ExpiredSignature => AuthError::Expired,
@@ -164,6 +167,26 @@ impl Authenticator for JwtAuthenticator {
             }
         }
         Err(last)
+    }
+}
+
+impl Authenticator for JwtAuthenticator {
+    fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let c = self.decode(token, true)?;
+        if c.jti
+            .as_deref()
+            .is_some_and(|j| self.revocations.is_revoked(j))
+        {
+            return Err(AuthError::Revoked);
+        }
+        Ok(Principal {
+            user: c.sub,
+            school: c.school,
+            role: c.role,
+            classes: c.classes,
+            exp: c.exp,
+            jti: c.jti,
+        })
     }
 }
 

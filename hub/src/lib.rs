@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod revocation;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -99,6 +99,8 @@ impl Application {
         self,
         handle_tx: Option<std::sync::mpsc::Sender<HubHandle>>,
     ) -> anyhow::Result<()> {
+        let revoked = self.auth.revocations().load(self.journal.as_ref()).await?;
+        tracing::info!(revoked, "revocation list loaded");
         let limits = self.settings.actor_limits();
         let registry = SchoolRegistry::new(self.journal.clone(), limits.clone());
         let sessions = Arc::new(SessionSet::default());

@@ -6,6 +6,7 @@ pub mod health;
 pub mod journal;
 pub mod notifications;
 pub mod page;
+pub mod revoke;
 pub mod roster;
 pub mod ws;
 
@@ -15,6 +16,7 @@ use actix_web::web::ServiceConfig;
 pub fn configure(cfg: &mut ServiceConfig) {
     ws::configure(cfg);
     roster::configure(cfg);
+    revoke::configure(cfg);
     notifications::configure(cfg);
     health::configure(cfg);
     journal::configure(cfg);

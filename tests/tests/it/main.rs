@@ -9,6 +9,7 @@ mod notifications;
 mod presence;
 mod resume;
 mod resume_gap;
+mod revocation;
 mod security;
 mod slow_consumer;
 mod supervision;
