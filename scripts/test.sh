@@ -12,4 +12,10 @@ eval "$(scripts/python-oracles.sh)"
 eval "$(scripts/kannel.sh start)"
 trap 'scripts/kannel.sh stop >/dev/null 2>&1 || true' EXIT
 
+# The chat page is tested in Debian's Chromium, driven by playwright-core from npm.
+if command -v chromium >/dev/null && command -v npm >/dev/null; then
+  (cd tests/browser && npm ci --silent --no-audit --no-fund >&2)
+  export ONECLASS_TEST_BROWSER=1
+fi
+
 cargo test --workspace --all-features "$@"

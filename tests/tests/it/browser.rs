@@ -1,0 +1,39 @@
+//! The chat page in a real browser: headless Chromium driven by playwright-core
+//! (`tests/browser/chat.mjs`). Needs `ONECLASS_TEST_BROWSER=1` (set by scripts/test.sh when
+//! Chromium and the npm packages are installed); skipped with a notice otherwise, failed under CI.
+
+use oneclass_actors::Role;
+use oneclass_tests::{token, TestHub};
+
+#[tokio::test]
+async fn two_people_chat_through_the_page_in_headless_chromium() {
+    if std::env::var("ONECLASS_TEST_BROWSER").is_err() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI=true but ONECLASS_TEST_BROWSER is not set"
+        );
+        println!(
+            "SKIPPED: set ONECLASS_TEST_BROWSER=1 (scripts/test.sh does) to run the browser test"
+        );
+        return;
+    }
+    let hub = TestHub::spawn();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
+    let shot = std::env::temp_dir().join("oneclass-chat.png");
+    let out = tokio::process::Command::new("node")
+        .current_dir(dir)
+        .arg("chat.mjs")
+        .arg(format!("http://{}", hub.addr))
+        .arg(token("t1", "s1", Role::Teacher, &["c1"]))
+        .arg(token("p1", "s1", Role::Parent, &["c1"]))
+        .arg(&shot)
+        .output()
+        .await
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
