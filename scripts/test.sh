@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 eval "$(scripts/python-oracles.sh)"
 eval "$(scripts/kannel.sh start)"
-trap 'scripts/kannel.sh stop >/dev/null 2>&1 || true' EXIT
+trap 'scripts/kannel.sh stop >/dev/null 2>&1 || true; scripts/smtp.sh stop >/dev/null 2>&1 || true' EXIT
+eval "$(scripts/smtp.sh start)"
 
 # The chat page is tested in Debian's Chromium, driven by playwright-core from npm.
 if command -v chromium >/dev/null && command -v npm >/dev/null; then

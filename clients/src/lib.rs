@@ -12,6 +12,7 @@
 //! Econet, GSM-7/UCS-2), [`pay`] (Paynow), [`sim`] (simulators and [`sim::run_sandbox`]).
 
 pub mod clock;
+pub mod email;
 pub mod http;
 pub mod outcome;
 pub mod pay;
@@ -20,6 +21,7 @@ pub mod sim;
 pub mod sms;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
+pub use email::Mailer;
 pub use http::{ConfigError, HttpSettings};
 pub use outcome::{parse_retry_after, Backoff, Outcome};
 pub use pay::PaymentGateway;

@@ -11,8 +11,10 @@ mod kannel;
 mod paynow;
 mod sandbox;
 mod sms_http;
+mod smtp;
 mod tap;
 
 pub use control::{Fault, Faults, RecordedRequest, Recorder, SimSms};
 pub use paynow::{PaynowIntegration, PaynowSimConfig, PaynowTimings};
 pub use sandbox::{run_sandbox, SandboxConfig, SandboxHandle, SmsSimConfig};
+pub use smtp::{SimEmail, SmtpSim, SmtpSimConfig};

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::control::{Fault, Faults, Recorder, SimSms};
 use super::paynow::{PaynowSim, PaynowSimConfig};
+use super::smtp::{SmtpSim, SmtpSimConfig};
 use super::tap::{tap, Tap};
 use super::{kannel, paynow, sms_http};
 
@@ -64,6 +65,8 @@ pub struct SandboxConfig {
     pub sms: SmsSimConfig,
     /// Paynow.
     pub paynow: PaynowSimConfig,
+    /// The SMTP server (its own port, not a prefix).
+    pub smtp: SmtpSimConfig,
 }
 
 /// Shared state of all simulators.
@@ -77,6 +80,7 @@ pub(crate) struct Sim {
     pub callbacks: reqwest::Client,
     pub rate: sms_http::RateWindows,
     pub paynow: PaynowSim,
+    pub smtp: SmtpSim,
     /// Base URL the simulators put into URLs they hand out (poll URLs, browser URLs).
     pub public_url: String,
 }
@@ -109,6 +113,11 @@ impl SandboxHandle {
     /// Fault injection.
     pub fn faults(&self) -> &Faults {
         &self.sim.faults
+    }
+
+    /// The SMTP simulator: its address, the mail it accepted, the bounces it wrote.
+    pub fn smtp(&self) -> &SmtpSim {
+        &self.sim.smtp
     }
 
     /// Every SMS the simulated gateways accepted, in order.
@@ -153,8 +162,10 @@ pub async fn run_sandbox(
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(std::io::Error::other)?;
+    let (smtp_listener, smtp) = super::smtp::bind(&config.smtp, addr.ip()).await?;
     let sim = Arc::new(Sim {
         paynow: PaynowSim::new(&config.paynow),
+        smtp,
         config,
         recorder: Recorder::default(),
         faults: Faults::default(),
@@ -164,11 +175,14 @@ pub async fn run_sandbox(
         public_url: format!("http://{addr}"),
     });
     let app = router(sim.clone());
+    super::smtp::spawn(sim.clone(), smtp_listener);
+    let stopper = sim.clone();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = rx.await;
+                stopper.smtp.stop();
             })
             .await
     });
