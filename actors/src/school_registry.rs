@@ -13,15 +13,23 @@ use std::sync::Arc;
 use actix::prelude::*;
 use oneclass_storage::Journal;
 use parking_lot::Mutex;
+use tokio::sync::Notify;
 
 use crate::limits::Limits;
 use crate::metrics::metrics;
 use crate::school_actor::SchoolActor;
 
+/// A registered school actor and the notice its sessions wait on.
+struct Entry {
+    addr: Addr<SchoolActor>,
+    /// Fired when the actor is found dead, so its sessions rejoin the replacement at once.
+    died: Arc<Notify>,
+}
+
 /// The school actors of this process.
 #[derive(Clone)]
 pub struct SchoolRegistry {
-    schools: Arc<Mutex<HashMap<String, Addr<SchoolActor>>>>,
+    schools: Arc<Mutex<HashMap<String, Entry>>>,
     journal: Arc<dyn Journal>,
     limits: Limits,
 }
@@ -55,28 +63,49 @@ impl SchoolRegistry {
     /// called from inside an actix system (a worker thread).
     pub fn get(&self, school: &str) -> Addr<SchoolActor> {
         let mut schools = self.schools.lock();
-        if let Some(addr) = schools.get(school) {
-            if addr.connected() {
-                return addr.clone();
+        if let Some(entry) = schools.get(school) {
+            if entry.addr.connected() {
+                return entry.addr.clone();
             }
             metrics().school_restarts.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(school, "school actor was gone, starting a new one");
+            entry.died.notify_waiters();
         }
         let actor = SchoolActor::new(school.to_owned(), self.journal.clone(), self.limits.clone());
         let addr = actor.start();
-        schools.insert(school.to_owned(), addr.clone());
+        schools.insert(
+            school.to_owned(),
+            Entry {
+                addr: addr.clone(),
+                died: Arc::default(),
+            },
+        );
         addr
+    }
+
+    /// The notice fired when the current actor of `school` is found dead.
+    pub fn death_notice(&self, school: &str) -> Option<Arc<Notify>> {
+        self.schools.lock().get(school).map(|e| e.died.clone())
     }
 
     /// The actor of `school` if one is registered (live or not), without starting one.
     pub fn peek(&self, school: &str) -> Option<Addr<SchoolActor>> {
-        self.schools.lock().get(school).cloned()
+        self.schools.lock().get(school).map(|e| e.addr.clone())
     }
 
-    /// Forgets actors that stopped (idle or dead); returns how many are live.
+    /// Forgets actors that stopped (idle or dead), telling their sessions; returns how many are
+    /// live. The supervisor calls this every second, which bounds how long a dead school's
+    /// sessions wait before they rejoin a new actor.
     pub fn sweep(&self) -> usize {
         let mut schools = self.schools.lock();
-        schools.retain(|_, addr| addr.connected());
+        schools.retain(|school, entry| {
+            let live = entry.addr.connected();
+            if !live {
+                tracing::debug!(school, "school actor stopped");
+                entry.died.notify_waiters();
+            }
+            live
+        });
         schools.len()
     }
 }

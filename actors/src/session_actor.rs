@@ -86,6 +86,8 @@ pub struct SessionActor {
     next_generation: u64,
     last_seen: Instant,
     expiry: Option<SpawnHandle>,
+    /// Waits for the registry's notice that the school actor died.
+    school_watch: Option<SpawnHandle>,
     recovering: bool,
 }
 
@@ -116,6 +118,7 @@ impl SessionActor {
             next_generation: 1,
             last_seen: Instant::now(),
             expiry: None,
+            school_watch: None,
             recovering: false,
         }
         .start()
@@ -326,6 +329,7 @@ impl SessionActor {
                 .map(move |res, act, ctx| match res {
                     Ok(Ok(())) => {
                         act.school = Some(school);
+                        act.watch_school(ctx);
                         act.subscribe_initial(id, principal, resume, ctx);
                     }
                     Ok(Err(_)) => act.close(
@@ -830,6 +834,7 @@ impl SessionActor {
                 return act.close(CloseCode::GoingAway, "school unavailable, resume", ctx);
             };
             act.school = Some(school);
+            act.watch_school(ctx);
             for (name, generation, since, result) in results {
                 match result {
                     Ok(catch) => {
@@ -851,6 +856,23 @@ impl SessionActor {
             }
             tracing::info!(session = act.id, "resubscribed after school restart");
         }));
+    }
+
+    /// Rejoins as soon as the registry finds the school actor dead (the heartbeat check is the
+    /// fallback).
+    fn watch_school(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.school_watch.take() {
+            ctx.cancel_future(h);
+        }
+        let Some(p) = &self.principal else { return };
+        let Some(notice) = self.deps.registry.death_notice(&p.school) else {
+            return;
+        };
+        let died = notice.notified_owned();
+        self.school_watch = Some(ctx.spawn(died.into_actor(self).map(|_, act, ctx| {
+            act.school_watch = None;
+            act.recover_school(ctx);
+        })));
     }
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
