@@ -19,7 +19,9 @@ pub mod error;
 pub mod hash;
 pub mod journal;
 pub mod page_token;
+pub mod scylla;
 pub mod sqlite;
+mod validate;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -27,15 +27,13 @@ use crate::hash::{event_hash, GENESIS_HASH};
 use crate::journal::{AppendOutcome, AppendRequest, IDEMPOTENCY_TTL};
 use crate::sqlite::errors::{is_fatal, map_sqlite};
 use crate::sqlite::schema::{envelope_from_row, seq_param, EVENT_COLUMNS};
+use crate::validate::validate;
 use oneclass_protocol::journal::{new_event_id, EventEnvelope};
 use oneclass_protocol::timestamp::{day_of_ms, now_ms};
 
 /// The head cache is dropped and rebuilt lazily once it holds this many streams, so a hub that
 /// touches millions of streams over its life does not grow without bound.
 const HEAD_CACHE_CAPACITY: usize = 100_000;
-
-/// Longest accepted stream, kind, actor or school id, in bytes; a guard against garbage input.
-const MAX_NAME_LEN: usize = 512;
 
 /// Milliseconds in a UTC day, for caching the `day` string of consecutive events.
 const MS_PER_DAY: i64 = 86_400_000;
@@ -619,37 +617,4 @@ fn take_one(counter: &AtomicU64) -> bool {
     counter
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok()
-}
-
-fn validate(req: &AppendRequest) -> Result<(), StorageError> {
-    let named = [
-        ("school_id", &req.school_id),
-        ("stream", &req.stream),
-        ("kind", &req.kind),
-        ("actor", &req.actor),
-    ];
-    for (what, value) in named {
-        if value.is_empty() {
-            return Err(StorageError::Invalid(format!("{what} must not be empty")));
-        }
-        if value.len() > MAX_NAME_LEN {
-            return Err(StorageError::Invalid(format!(
-                "{what} is longer than {MAX_NAME_LEN} bytes"
-            )));
-        }
-    }
-    // Years 0..=9999 keep `day` a plain YYYY-MM-DD.
-    const MIN_MS: i64 = -62_167_219_200_000;
-    const MAX_MS: i64 = 253_402_300_799_999;
-    if !(MIN_MS..=MAX_MS).contains(&req.occurred_at) {
-        return Err(StorageError::Invalid("occurred_at is out of range".into()));
-    }
-    if let Some(idem) = &req.idempotency {
-        if idem.key.is_empty() {
-            return Err(StorageError::Invalid(
-                "idempotency key must not be empty".into(),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -1,8 +1,9 @@
-//! Integration tests of the storage crate: the conformance suite against SQLite, plus what only
-//! the embedded backend can show (durability across reopen and crash, tamper detection on the
-//! file, fatal commit errors, backpressure).
+//! Integration tests of the storage crate: the conformance suite against SQLite and against a
+//! real CQL node (module `cql`), plus what only the embedded backend can show (durability
+//! across reopen and crash, tamper detection on the file, fatal commit errors, backpressure).
 
 mod conformance;
+mod cql;
 mod sqlite;
 
 use std::sync::Arc;
