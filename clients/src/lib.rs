@@ -19,6 +19,7 @@ pub mod pay;
 pub mod phone;
 pub mod sim;
 pub mod sms;
+pub mod whatsapp;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use email::Mailer;
@@ -27,3 +28,4 @@ pub use outcome::{parse_retry_after, Backoff, Outcome};
 pub use pay::PaymentGateway;
 pub use phone::{Network, PhoneError, ZwMobile};
 pub use sms::SmsGateway;
+pub use whatsapp::WhatsApp;

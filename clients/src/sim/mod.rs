@@ -13,8 +13,13 @@ mod sandbox;
 mod sms_http;
 mod smtp;
 mod tap;
+mod whatsapp;
 
 pub use control::{Fault, Faults, RecordedRequest, Recorder, SimSms};
 pub use paynow::{PaynowIntegration, PaynowSimConfig, PaynowTimings};
 pub use sandbox::{run_sandbox, SandboxConfig, SandboxHandle, SmsSimConfig};
 pub use smtp::{SimEmail, SmtpSim, SmtpSimConfig};
+pub use whatsapp::{
+    SimTemplate, SimWhatsApp, WhatsAppSim, WhatsAppSimConfig, SANDBOX_APP_SECRET,
+    SANDBOX_PHONE_NUMBER_ID, SANDBOX_WHATSAPP_TOKEN,
+};

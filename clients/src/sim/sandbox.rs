@@ -18,6 +18,7 @@ use super::control::{Fault, Faults, Recorder, SimSms};
 use super::paynow::{PaynowSim, PaynowSimConfig};
 use super::smtp::{SmtpSim, SmtpSimConfig};
 use super::tap::{tap, Tap};
+use super::whatsapp::{WhatsAppSim, WhatsAppSimConfig};
 use super::{kannel, paynow, sms_http};
 
 /// Credentials and limits of the simulated SMS gateways.
@@ -67,6 +68,8 @@ pub struct SandboxConfig {
     pub paynow: PaynowSimConfig,
     /// The SMTP server (its own port, not a prefix).
     pub smtp: SmtpSimConfig,
+    /// WhatsApp Cloud API.
+    pub whatsapp: WhatsAppSimConfig,
 }
 
 /// Shared state of all simulators.
@@ -81,6 +84,7 @@ pub(crate) struct Sim {
     pub rate: sms_http::RateWindows,
     pub paynow: PaynowSim,
     pub smtp: SmtpSim,
+    pub whatsapp: WhatsAppSim,
     /// Base URL the simulators put into URLs they hand out (poll URLs, browser URLs).
     pub public_url: String,
 }
@@ -118,6 +122,11 @@ impl SandboxHandle {
     /// The SMTP simulator: its address, the mail it accepted, the bounces it wrote.
     pub fn smtp(&self) -> &SmtpSim {
         &self.sim.smtp
+    }
+
+    /// The WhatsApp simulator: webhook URL, users' windows, accepted messages.
+    pub fn whatsapp(&self) -> &WhatsAppSim {
+        &self.sim.whatsapp
     }
 
     /// Every SMS the simulated gateways accepted, in order.
@@ -166,6 +175,7 @@ pub async fn run_sandbox(
     let sim = Arc::new(Sim {
         paynow: PaynowSim::new(&config.paynow),
         smtp,
+        whatsapp: WhatsAppSim::new(&config.whatsapp),
         config,
         recorder: Recorder::default(),
         faults: Faults::default(),
@@ -211,6 +221,11 @@ fn router(sim: Arc<Sim>) -> Router {
         .nest("/telone", tapped(&sim, "telone", sms_http::telone_routes()))
         .nest("/econet", tapped(&sim, "econet", sms_http::econet_routes()))
         .nest("/paynow", tapped(&sim, "paynow", paynow::routes()))
+        .nest(
+            "/whatsapp",
+            tapped(&sim, "whatsapp", super::whatsapp::routes()),
+        )
+        .route("/_sim/whatsapp/inbound", post(super::whatsapp::inbound))
         .route("/_sim/requests/{provider}", get(requests))
         .route("/_sim/faults/{provider}", post(push_fault))
         .route("/_sim/sms", get(outbox))

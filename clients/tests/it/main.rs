@@ -10,3 +10,4 @@ mod phone;
 mod sandbox;
 mod sms_bulk;
 mod support;
+mod whatsapp;
