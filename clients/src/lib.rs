@@ -9,7 +9,8 @@
 //!
 //! Layout: [`outcome`] (classification, `Retry-After`, backoff), [`clock`], [`http`] (shared
 //! transport settings and error mapping), [`phone`] (Zimbabwean numbers), [`sms`] (Kannel, TelOne,
-//! Econet, GSM-7/UCS-2), [`pay`] (Paynow), [`sim`] (simulators and [`sim::run_sandbox`]).
+//! Econet, GSM-7/UCS-2), [`pay`] (Paynow, EcoCash), [`push`] (FCM, APNs), [`sim`] (simulators
+//! and [`sim::run_sandbox`]).
 
 pub mod clock;
 pub mod email;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod outcome;
 pub mod pay;
 pub mod phone;
+pub mod push;
 pub mod sim;
 pub mod sms;
 pub mod whatsapp;
@@ -27,5 +29,6 @@ pub use http::{ConfigError, HttpSettings};
 pub use outcome::{parse_retry_after, Backoff, Outcome};
 pub use pay::PaymentGateway;
 pub use phone::{Network, PhoneError, ZwMobile};
+pub use push::PushSender;
 pub use sms::SmsGateway;
 pub use whatsapp::WhatsApp;

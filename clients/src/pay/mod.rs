@@ -1,5 +1,7 @@
-//! Payments: the [`PaymentGateway`] capability and the Paynow client.
+//! Payments: the [`PaymentGateway`] capability, the Paynow client and the EcoCash Open API
+//! client.
 
+pub mod ecocash;
 mod gateway;
 pub mod paynow;
 

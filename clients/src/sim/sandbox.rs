@@ -14,12 +14,16 @@ use parking_lot::Mutex;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::apns::{ApnsSim, ApnsSimConfig};
 use super::control::{Fault, Faults, Recorder, SimSms};
+use super::ecocash::{EcocashSim, EcocashSimConfig};
+use super::fcm::{FcmSim, FcmSimConfig};
 use super::paynow::{PaynowSim, PaynowSimConfig};
+use super::push_keys::{sandbox_service_account, TestServiceAccount};
 use super::smtp::{SmtpSim, SmtpSimConfig};
 use super::tap::{tap, Tap};
 use super::whatsapp::{WhatsAppSim, WhatsAppSimConfig};
-use super::{kannel, paynow, sms_http};
+use super::{apns, ecocash, fcm, kannel, paynow, sms_http};
 
 /// Credentials and limits of the simulated SMS gateways.
 #[derive(Debug, Clone)]
@@ -70,6 +74,12 @@ pub struct SandboxConfig {
     pub smtp: SmtpSimConfig,
     /// WhatsApp Cloud API.
     pub whatsapp: WhatsAppSimConfig,
+    /// FCM and its OAuth2 token endpoint.
+    pub fcm: FcmSimConfig,
+    /// APNs.
+    pub apns: ApnsSimConfig,
+    /// EcoCash Open API.
+    pub ecocash: EcocashSimConfig,
 }
 
 /// Shared state of all simulators.
@@ -85,6 +95,9 @@ pub(crate) struct Sim {
     pub paynow: PaynowSim,
     pub smtp: SmtpSim,
     pub whatsapp: WhatsAppSim,
+    pub fcm: FcmSim,
+    pub apns: ApnsSim,
+    pub ecocash: EcocashSim,
     /// Base URL the simulators put into URLs they hand out (poll URLs, browser URLs).
     pub public_url: String,
 }
@@ -129,6 +142,12 @@ impl SandboxHandle {
         &self.sim.whatsapp
     }
 
+    /// The service account the FCM simulator accepts, with `token_uri` pointing at this
+    /// sandbox's `/oauth2/token`; write `.json` to a file for a client or an SDK.
+    pub fn fcm_service_account(&self) -> TestServiceAccount {
+        sandbox_service_account(&format!("{}/token", self.url("oauth2")))
+    }
+
     /// Every SMS the simulated gateways accepted, in order.
     pub fn sms_outbox(&self) -> Vec<SimSms> {
         self.sim.outbox.lock().clone()
@@ -158,7 +177,8 @@ impl Drop for SandboxHandle {
 ///
 /// Must be called inside a Tokio runtime (actix-rt's is one); the server runs on a spawned task.
 /// The listener may be bound to port 0; [`SandboxHandle::addr`] tells the chosen port. Prefixes:
-/// `/kannel`, `/telone`, `/econet`, `/paynow`; control API under `/_sim` (see SIMULATORS.md).
+/// `/kannel`, `/telone`, `/econet`, `/paynow`, `/fcm`, `/oauth2`, `/apns`, `/ecocash` and the
+/// others listed in SIMULATORS.md; control API under `/_sim` (see SIMULATORS.md).
 /// HTTP/1.1 and HTTP/2 with prior knowledge are both accepted on the same port.
 pub async fn run_sandbox(
     listener: std::net::TcpListener,
@@ -176,6 +196,9 @@ pub async fn run_sandbox(
         paynow: PaynowSim::new(&config.paynow),
         smtp,
         whatsapp: WhatsAppSim::new(&config.whatsapp),
+        fcm: FcmSim::new(&config.fcm),
+        apns: ApnsSim::new(&config.apns),
+        ecocash: EcocashSim::default(),
         config,
         recorder: Recorder::default(),
         faults: Faults::default(),
@@ -226,6 +249,10 @@ fn router(sim: Arc<Sim>) -> Router {
             tapped(&sim, "whatsapp", super::whatsapp::routes()),
         )
         .route("/_sim/whatsapp/inbound", post(super::whatsapp::inbound))
+        .nest("/fcm", tapped(&sim, "fcm", fcm::fcm_routes()))
+        .nest("/oauth2", tapped(&sim, "oauth2", fcm::oauth_routes()))
+        .nest("/apns", tapped(&sim, "apns", apns::routes()))
+        .nest("/ecocash", tapped(&sim, "ecocash", ecocash::routes()))
         .route("/_sim/requests/{provider}", get(requests))
         .route("/_sim/faults/{provider}", post(push_fault))
         .route("/_sim/sms", get(outbox))

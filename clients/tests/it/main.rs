@@ -1,7 +1,11 @@
 //! Integration tests of the provider clients against their simulators, and against real peers
-//! (Kannel, the Paynow Python SDK) when `.ci/run` provides them.
+//! (Kannel, the Paynow Python SDK, the `ecocash` Python package) when `.ci/run` provides them.
 
+mod apns;
+mod ecocash;
+mod ecocash_python;
 mod email;
+mod fcm;
 mod kannel;
 mod kannel_real;
 mod paynow;
