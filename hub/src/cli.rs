@@ -18,7 +18,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the hub (the default).
-    Serve,
+    Serve {
+        /// Also run every provider simulator in this process (no credentials needed) and print
+        /// where they listen.
+        #[arg(long)]
+        sandbox: bool,
+    },
+    /// Run only the provider simulators (SMS, Paynow, e-mail, push, …), for trying clients.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+    },
     /// Mint a development token with the configured HS256 secret.
     Token {
         #[arg(long)]

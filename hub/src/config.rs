@@ -39,6 +39,9 @@ pub struct ServerSettings {
 pub struct JournalSettings {
     /// Directory of the embedded journal (and the development secret).
     pub data_dir: PathBuf,
+    /// A `scylla://host:port,…/keyspace?…` URL; when set the journal lives there instead of in
+    /// `data_dir` (see `journal_backend`).
+    pub url: Option<String>,
 }
 
 /// A public key for verifying production tokens.
@@ -100,6 +103,7 @@ impl Default for JournalSettings {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from("./data"),
+            url: None,
         }
     }
 }
@@ -150,7 +154,7 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Applies `ONECLASS_*` variables: `LISTEN`, `DATA_DIR`, `JWT_SECRET`, `WORKERS`,
+    /// Applies `ONECLASS_*` variables: `LISTEN`, `DATA_DIR`, `JOURNAL`, `JWT_SECRET`, `WORKERS`,
     /// `JWT_ISSUER`, `HEARTBEAT_S`, `CONNECT_TIMEOUT_MS`, `OUTBOUND_MAX_BYTES`,
     /// `OUTBOUND_MAX_LAG_MS`, `MAX_MESSAGE_BYTES`, `MAX_BODY_BYTES`.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
@@ -163,6 +167,9 @@ impl Settings {
         }
         if let Some(v) = var("ONECLASS_DATA_DIR") {
             self.journal.data_dir = v.into();
+        }
+        if let Some(v) = var("ONECLASS_JOURNAL") {
+            self.journal.url = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = var("ONECLASS_JWT_SECRET") {
             self.auth.jwt_secret = Some(v);

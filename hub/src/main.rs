@@ -13,8 +13,21 @@ fn main() -> anyhow::Result<()> {
     oneclass_hub::telemetry::init();
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Cmd::Serve) {
-        Cmd::Serve => serve(settings),
+    match cli.command.unwrap_or(Cmd::Serve { sandbox: false }) {
+        Cmd::Serve { sandbox } => serve(settings, sandbox),
+        Cmd::Sandbox { listen } => {
+            let listener = std::net::TcpListener::bind(&listen)
+                .with_context(|| format!("binding {listen}"))?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let sandbox =
+                    oneclass_hub::sandbox::start(listener, &settings.journal.data_dir).await?;
+                println!("listening on {}", sandbox.handle.addr());
+                tokio::signal::ctrl_c().await?;
+                sandbox.handle.shutdown().await?;
+                Ok(())
+            })
+        }
         Cmd::Token {
             user,
             school,
@@ -60,7 +73,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(settings: Settings) -> anyhow::Result<()> {
+fn serve(settings: Settings, sandbox: bool) -> anyhow::Result<()> {
     let data_dir = settings.journal.data_dir.clone();
     let app = Application::build(settings)?;
     let addr = app.local_addr();
@@ -72,5 +85,14 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
          then open http://{addr}/ and paste it, or connect a client to ws://{addr}/ws",
         dir = data_dir.display()
     );
-    actix_rt::System::new().block_on(app.run(None))
+    actix_rt::System::new().block_on(async move {
+        // The simulators live as long as the hub; dropping the handle stops them.
+        let _sandbox = if sandbox {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            Some(oneclass_hub::sandbox::start(listener, &data_dir).await?)
+        } else {
+            None
+        };
+        app.run(None).await
+    })
 }

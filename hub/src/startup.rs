@@ -14,26 +14,14 @@ use oneclass_actors::session_actor::SessionDeps;
 use oneclass_actors::session_set::SessionSet;
 use oneclass_actors::{HubSupervisor, SchoolRegistry};
 use oneclass_protocol::CloseCode;
-use oneclass_storage::{Journal, SqliteJournal};
+use oneclass_storage::Journal;
 
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
 
-/// File name of the embedded journal inside the data directory.
-pub const JOURNAL_FILE: &str = "journal.db";
+pub use crate::journal_backend::{open_journal, JOURNAL_FILE};
 /// How long shutdown waits for sessions to send their 1001 close.
 const DRAIN: Duration = Duration::from_millis(500);
-
-/// Opens the configured journal backend.
-pub fn open_journal(settings: &Settings) -> anyhow::Result<Arc<dyn Journal>> {
-    let data_dir = &settings.journal.data_dir;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let path = data_dir.join(JOURNAL_FILE);
-    let journal = SqliteJournal::open(&path)
-        .with_context(|| format!("opening journal {}", path.display()))?;
-    Ok(Arc::new(journal))
-}
 
 /// What every HTTP handler can reach.
 pub struct AppState {

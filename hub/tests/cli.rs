@@ -97,3 +97,46 @@ fn token_with_an_unknown_role_fails_naming_the_role() {
     assert!(stderr.contains("wizard"), "stderr: {stderr}");
     assert!(out.stdout.is_empty(), "printed a token anyway");
 }
+
+#[test]
+fn sandbox_serves_the_simulators_and_writes_an_fcm_account_that_points_at_them() {
+    use std::io::BufRead;
+    let dir = TempDir::new("sandbox");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oneclass-hub"))
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .env("ONECLASS_DATA_DIR", &dir.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("listening line")
+        .to_owned();
+
+    let account: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.0.join(oneclass_hub::sandbox::FCM_ACCOUNT_FILE)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(account["token_uri"], format!("http://{addr}/oauth2/token"));
+    assert_eq!(account["type"], "service_account");
+
+    // The simulators answer: the control API lists what the Paynow simulator received.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /_sim/requests/paynow HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -39,6 +39,8 @@ pub struct TestHub {
     thread: Option<std::thread::JoinHandle<()>>,
     /// The journal, when the test opened it itself (fault injection).
     pub journal: Option<Arc<SqliteJournal>>,
+    /// The settings it was started with, reused by [`TestHub::restart`].
+    settings: Settings,
 }
 
 impl std::fmt::Debug for TestHub {
@@ -77,6 +79,7 @@ impl TestHub {
     fn start(settings: Settings, tmp: Option<Arc<tempfile::TempDir>>, hold: bool) -> Self {
         oneclass_hub::telemetry::init();
         let data_dir = settings.journal.data_dir.clone();
+        let kept = settings.clone();
         let (app, journal) = if hold {
             let auth = Arc::new(JwtAuthenticator::new(&settings.auth, Some(SECRET)).unwrap());
             let journal = Arc::new(SqliteJournal::open(data_dir.join(JOURNAL_FILE)).unwrap());
@@ -107,15 +110,16 @@ impl TestHub {
             handle,
             thread: Some(thread),
             journal,
+            settings: kept,
         }
     }
 
     /// Stops this hub and starts a new one on the same data dir (a restart).
     pub async fn restart(mut self) -> Self {
         let tmp = self._tmp.take();
-        let data_dir = self.data_dir.clone();
+        let settings = self.settings.clone();
         self.stop().await;
-        Self::start(test_settings(&data_dir), tmp, false)
+        Self::start(settings, tmp, false)
     }
 
     /// Stops the hub (closing sockets with 1001) and waits for its thread.
@@ -279,8 +283,14 @@ impl ChildHub {
     /// Starts the binary on `data_dir` with port 0 and the test secret, and reads the address
     /// from its first stdout line `listening on ADDR`.
     pub async fn start(data_dir: &Path) -> Self {
+        Self::start_with_env(data_dir, &[]).await
+    }
+
+    /// Like [`ChildHub::start`] with extra environment variables (e.g. `ONECLASS_JOURNAL`).
+    pub async fn start_with_env(data_dir: &Path, env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
         let mut child = std::process::Command::new(hub_binary())
+            .envs(env.iter().copied())
             .env("ONECLASS_LISTEN", "127.0.0.1:0")
             .env("ONECLASS_DATA_DIR", data_dir)
             .env("ONECLASS_JWT_SECRET", SECRET)
@@ -325,5 +335,29 @@ impl Drop for ChildHub {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A journal URL for a fresh keyspace on the CQL node named by `ONECLASS_TEST_CQL` (started by
+/// scripts/cassandra.sh). `None` (with a printed notice) when the variable is unset; under
+/// `CI=true` a missing node fails the test instead.
+pub fn cql_journal_url(test: &str) -> Option<String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    match std::env::var("ONECLASS_TEST_CQL") {
+        Ok(node) => {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let keyspace = format!("hub_e2e_{}_{n}", std::process::id());
+            Some(format!(
+                "scylla://{node}/{keyspace}?dialect=cassandra&consistency=one&replication=simple:1"
+            ))
+        }
+        Err(_) => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI=true but ONECLASS_TEST_CQL is not set: scripts/cassandra.sh must run first"
+            );
+            println!("SKIPPED: {test} needs ONECLASS_TEST_CQL (scripts/cassandra.sh start)");
+            None
+        }
     }
 }

@@ -3,6 +3,7 @@
 mod browser;
 mod chat;
 mod closes;
+mod cql;
 mod durability;
 mod journal_api;
 mod metrics;
