@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 eval "$(scripts/python-oracles.sh)"
 eval "$(scripts/kannel.sh start)"
-trap 'scripts/kannel.sh stop >/dev/null 2>&1 || true; scripts/smtp.sh stop >/dev/null 2>&1 || true' EXIT
+trap 'scripts/kannel.sh stop >/dev/null 2>&1 || true; scripts/smtp.sh stop >/dev/null 2>&1 || true; scripts/cassandra.sh stop >/dev/null 2>&1 || true' EXIT
+eval "$(scripts/cassandra.sh start)"
 eval "$(scripts/smtp.sh start)"
 
 # The chat page is tested in Debian's Chromium, driven by playwright-core from npm.
