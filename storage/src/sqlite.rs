@@ -12,6 +12,7 @@
 //! already queued. Killing the process instead loses nothing that was acknowledged; SQLite
 //! recovers the WAL on the next open.
 
+mod checkpointer;
 mod errors;
 mod reads;
 mod schema;
@@ -48,6 +49,8 @@ pub struct SqliteOptions {
     pub max_group_events: usize,
     /// How often the writer forgets idempotency keys older than [`crate::IDEMPOTENCY_TTL`].
     pub prune_interval: Duration,
+    /// How often the WAL is copied back into the database file, off the commit path.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -57,6 +60,7 @@ impl Default for SqliteOptions {
             queue_capacity: 1024,
             max_group_events: 4096,
             prune_interval: Duration::from_secs(600),
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct SqliteJournal {
     shared: Arc<Shared>,
     reads: ReadPool,
     writer: Option<JoinHandle<()>>,
+    /// Dropped after the writer, so the last checkpoint sees every commit.
+    _checkpointer: checkpointer::Checkpointer,
 }
 
 impl std::fmt::Debug for SqliteJournal {
@@ -96,6 +102,7 @@ impl SqliteJournal {
         let path = path.as_ref().to_path_buf();
         let conn = schema::open_writer(&path)?;
         let reads = ReadPool::open(&path, options.read_connections)?;
+        let checkpointer = checkpointer::Checkpointer::start(&path, options.checkpoint_interval)?;
         let (tx, rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared::default());
         shared.writer_alive.store(true, Ordering::SeqCst);
@@ -115,6 +122,7 @@ impl SqliteJournal {
             shared,
             reads,
             writer: Some(handle),
+            _checkpointer: checkpointer,
         })
     }
 

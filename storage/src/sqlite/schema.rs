@@ -27,7 +27,7 @@ pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 /// How long a connection waits on a lock before giving up; only recovery and checkpoints can
 /// hold one briefly, since there is a single writer.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `PRAGMA synchronous` value for FULL: the WAL is fsynced at every commit, so an acknowledged
 /// append survives power loss, not only a process crash.
@@ -104,6 +104,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
     }
     conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
         .map_err(|e| map_sqlite("set cache size", e))?;
+    // Checkpoints run on their own thread (checkpointer.rs), not inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(|e| map_sqlite("turn off automatic checkpoints", e))?;
     migrate(&conn)?;
     Ok(conn)
 }

@@ -272,3 +272,28 @@ async fn the_writer_prunes_expired_keys_by_itself() {
     }
     assert_eq!(count("fresh"), 1, "keys younger than the TTL stay");
 }
+
+#[tokio::test]
+async fn checkpoints_move_the_wal_into_the_database_file_off_the_commit_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.db");
+    let options = SqliteOptions {
+        checkpoint_interval: Duration::from_millis(50),
+        ..SqliteOptions::default()
+    };
+    let j = SqliteJournal::open_with(&path, options).unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    // Far below SQLite's automatic threshold (1000 pages): no commit would checkpoint this,
+    // so only the checkpoint thread can move these pages into the main file.
+    j.append(vec![request("ckpt", 0, None); 300]).await.unwrap();
+    let mut grown = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if std::fs::metadata(&path).unwrap().len() > before + 16_384 {
+            grown = true;
+            break;
+        }
+    }
+    assert!(grown, "the database file never received the WAL's pages");
+    assert_eq!(j.read_stream("ckpt", 1, 1000).await.unwrap().len(), 300);
+}
