@@ -20,4 +20,4 @@ if command -v chromium >/dev/null && command -v npm >/dev/null; then
   export ONECLASS_TEST_BROWSER=1
 fi
 
-cargo test --workspace --all-features "$@"
+cargo test --workspace --all-features --no-fail-fast "$@"

@@ -1,5 +1,6 @@
 //! APNs client against the APNs simulator (HTTP/2 with prior knowledge).
 
+use crate::support::TEST_TIMEOUT;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oneclass_clients::push::apns::{ApnsClient, ApnsConfig};
@@ -26,12 +27,7 @@ fn client_with(
     let mut config = ApnsConfig::new(&key.key_id, &key.team_id, &key.private_key_pem, TOPIC);
     config.base_url = sb.url("apns");
     config.token_lifetime = lifetime;
-    ApnsClient::new(
-        config,
-        &HttpSettings::with_timeout(Duration::from_millis(800)),
-        clock,
-    )
-    .unwrap()
+    ApnsClient::new(config, &HttpSettings::with_timeout(TEST_TIMEOUT), clock).unwrap()
 }
 
 fn client(sb: &SandboxHandle) -> ApnsClient {

@@ -1,5 +1,6 @@
 //! EcoCash Open API client against the EcoCash simulator.
 
+use crate::support::TEST_TIMEOUT;
 use std::time::Duration;
 
 use oneclass_clients::pay::ecocash::{
@@ -37,7 +38,7 @@ fn client_with(sb: &SandboxHandle, key: &str, environment: EcocashEnvironment) -
             currency: "USD".into(),
             client_name: "OneClass Academy".into(),
         },
-        &HttpSettings::with_timeout(Duration::from_millis(500)),
+        &HttpSettings::with_timeout(TEST_TIMEOUT),
         SystemClock::shared(),
     )
     .unwrap()

@@ -1,5 +1,6 @@
 //! FCM HTTP v1 client against the FCM and OAuth2 simulators.
 
+use crate::support::TEST_TIMEOUT;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -19,12 +20,7 @@ use crate::support::{fast_config, sandbox, sandbox_with};
 fn client_for(sb: &SandboxHandle, json: &str, clock: SharedClock) -> FcmClient {
     let mut config = FcmConfig::new(ServiceAccount::from_json(json.as_bytes()).unwrap());
     config.base_url = sb.url("fcm");
-    FcmClient::new(
-        config,
-        &HttpSettings::with_timeout(Duration::from_millis(800)),
-        clock,
-    )
-    .unwrap()
+    FcmClient::new(config, &HttpSettings::with_timeout(TEST_TIMEOUT), clock).unwrap()
 }
 
 fn client(sb: &SandboxHandle) -> FcmClient {

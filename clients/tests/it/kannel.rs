@@ -1,3 +1,4 @@
+use crate::support::{SHORT_TIMEOUT, TEST_TIMEOUT};
 use std::time::{Duration, SystemTime};
 
 use oneclass_clients::sim::{Fault, SandboxHandle};
@@ -8,6 +9,15 @@ use oneclass_clients::{HttpSettings, Outcome, SmsGateway, SystemClock, ZwMobile}
 use crate::support::{sandbox, Sink};
 
 fn client(sb: &SandboxHandle, password: &str, dlr_url: Option<&str>) -> HttpSmsClient {
+    client_with_timeout(sb, password, dlr_url, TEST_TIMEOUT)
+}
+
+fn client_with_timeout(
+    sb: &SandboxHandle,
+    password: &str,
+    dlr_url: Option<&str>,
+    timeout: Duration,
+) -> HttpSmsClient {
     kannel::client(
         KannelConfig {
             base_url: sb.url("kannel"),
@@ -19,7 +29,7 @@ fn client(sb: &SandboxHandle, password: &str, dlr_url: Option<&str>) -> HttpSmsC
             smsc: None,
             hourly_rate_limit: None,
         },
-        &HttpSettings::with_timeout(Duration::from_millis(500)),
+        &HttpSettings::with_timeout(timeout),
         SystemClock::shared(),
     )
     .unwrap()
@@ -222,7 +232,7 @@ async fn a_gateway_that_never_answers_times_out_into_backoff() {
     let sb = sandbox().await;
     sb.faults().push("kannel", Fault::Hang);
     let started = std::time::Instant::now();
-    let outcome = client(&sb, "sandbox", None)
+    let outcome = client_with_timeout(&sb, "sandbox", None, SHORT_TIMEOUT)
         .send(&sms("0771234567", "x"))
         .await;
     match outcome {

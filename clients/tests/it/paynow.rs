@@ -1,3 +1,4 @@
+use crate::support::TEST_TIMEOUT;
 use std::time::Duration;
 
 use oneclass_clients::pay::paynow::{PaynowClient, PaynowConfig, PaynowMessage, PaynowStatus};
@@ -21,7 +22,7 @@ fn client_with(sb: &SandboxHandle, id: &str, key: &str, result_url: &str) -> Pay
             return_url: "http://school.example/return".into(),
             default_auth_email: Some(MERCHANT.into()),
         },
-        &HttpSettings::with_timeout(Duration::from_millis(500)),
+        &HttpSettings::with_timeout(TEST_TIMEOUT),
         SystemClock::shared(),
     )
     .unwrap()

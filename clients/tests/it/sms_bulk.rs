@@ -1,3 +1,4 @@
+use crate::support::{SHORT_TIMEOUT, TEST_TIMEOUT};
 use std::time::{Duration, SystemTime};
 
 use oneclass_clients::sim::{Fault, SandboxHandle};
@@ -9,7 +10,7 @@ use oneclass_clients::{HttpSettings, Outcome, SmsGateway, SystemClock, ZwMobile}
 use crate::support::{fast_config, sandbox, sandbox_with};
 
 fn settings() -> HttpSettings {
-    HttpSettings::with_timeout(Duration::from_millis(500))
+    HttpSettings::with_timeout(TEST_TIMEOUT)
 }
 
 fn telone(sb: &SandboxHandle, password: &str, sender: &str) -> HttpSmsClient {
@@ -28,6 +29,10 @@ fn telone(sb: &SandboxHandle, password: &str, sender: &str) -> HttpSmsClient {
 }
 
 fn econet(sb: &SandboxHandle, key: &str) -> HttpSmsClient {
+    econet_with(sb, key, settings())
+}
+
+fn econet_with(sb: &SandboxHandle, key: &str, settings: HttpSettings) -> HttpSmsClient {
     econet::client(
         EconetConfig {
             api_url: sb.url("econet"),
@@ -35,7 +40,7 @@ fn econet(sb: &SandboxHandle, key: &str) -> HttpSmsClient {
             sender_id: "ONECLASS".into(),
             rate_limit: Some(500),
         },
-        &settings(),
+        &settings,
         SystemClock::shared(),
     )
     .unwrap()
@@ -217,7 +222,8 @@ async fn econet_over_its_hourly_limit_says_when_to_retry_as_an_http_date() {
 async fn econet_that_answers_slowly_past_the_timeout_backs_off() {
     let sb = sandbox().await;
     sb.faults().push("econet", Fault::DelayMs { ms: 2000 });
-    let outcome = econet(&sb, "sandbox-econet-key")
+    let short = HttpSettings::with_timeout(SHORT_TIMEOUT);
+    let outcome = econet_with(&sb, "sandbox-econet-key", short)
         .send(&sms("0772345678", "hi"))
         .await;
     assert!(

@@ -127,3 +127,13 @@ pub fn peer(var: &str, what: &str) -> Option<String> {
         }
     }
 }
+
+/// Request timeout of the clients under test. Generous on purpose: CI runs these tests while
+/// other test binaries and a Cassandra node compete for two cores, and a request to a simulator
+/// must not time out then. Tests of the timeout path use `Fault::Hang`, which never answers, so
+/// they still end (after this long).
+pub const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Timeout of clients in the tests of the timeout path itself: far below the simulated hang or
+/// delay, so the only way the request can end is the client giving up.
+pub const SHORT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(300);

@@ -2,6 +2,7 @@
 //! simulator: every message type, every error class, Retry-After, timeouts, signed status
 //! webhooks, the GET handshake and the 24-hour window.
 
+use crate::support::{SHORT_TIMEOUT, TEST_TIMEOUT};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
@@ -25,6 +26,16 @@ use crate::support::sandbox;
 const VERIFY_TOKEN: &str = "sandbox-verify-token";
 
 fn client_with(sb: &SandboxHandle, token: &str, version: &str, phone: &str) -> CloudApiClient {
+    client_timing_out_after(sb, token, version, phone, TEST_TIMEOUT)
+}
+
+fn client_timing_out_after(
+    sb: &SandboxHandle,
+    token: &str,
+    version: &str,
+    phone: &str,
+    timeout: Duration,
+) -> CloudApiClient {
     CloudApiClient::new(
         WhatsAppConfig {
             base_url: sb.url("whatsapp"),
@@ -32,7 +43,7 @@ fn client_with(sb: &SandboxHandle, token: &str, version: &str, phone: &str) -> C
             phone_number_id: phone.into(),
             access_token: token.into(),
         },
-        &HttpSettings::with_timeout(Duration::from_millis(500)),
+        &HttpSettings::with_timeout(timeout),
         SystemClock::shared(),
     )
     .unwrap()
@@ -407,7 +418,16 @@ async fn retry_after_is_honoured_in_both_forms_and_a_hang_times_out() {
     }
     sb.faults().push("whatsapp", Fault::Hang);
     let started = Instant::now();
-    let outcome = c.send(&template("263771234567", "fees_due", &["x"])).await;
+    let impatient = client_timing_out_after(
+        &sb,
+        SANDBOX_WHATSAPP_TOKEN,
+        "v23.0",
+        SANDBOX_PHONE_NUMBER_ID,
+        SHORT_TIMEOUT,
+    );
+    let outcome = impatient
+        .send(&template("263771234567", "fees_due", &["x"]))
+        .await;
     assert!(matches!(outcome, Outcome::RetryBackoff(_)), "{outcome:?}");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
