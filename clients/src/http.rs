@@ -102,6 +102,35 @@ pub fn classify_transport_error<T>(err: &reqwest::Error) -> Outcome<T> {
     }
 }
 
+/// A reply read to its end.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+/// Sends `request` and reads the whole reply. A failure before the body is in (connect,
+/// timeout, a broken body) comes back already classified; any HTTP status is a `Reply` for the
+/// caller to judge.
+pub async fn exchange<T>(request: reqwest::RequestBuilder) -> Result<Reply, Outcome<T>> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| classify_transport_error(&e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| classify_transport_error(&e))?;
+    Ok(Reply {
+        status,
+        headers,
+        text,
+    })
+}
+
 /// The delay a `Retry-After` header asks for, in either of its forms.
 pub fn retry_after(headers: &HeaderMap, clock: &SharedClock) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;

@@ -19,8 +19,7 @@ use super::message::{to_wire, validate, WaMessage};
 use super::WhatsApp;
 use crate::clock::SharedClock;
 use crate::http::{
-    base_url, classify_status, classify_transport_error, retry_after, truncate, ConfigError,
-    HttpSettings,
+    base_url, classify_status, exchange, retry_after, truncate, ConfigError, HttpSettings, Reply,
 };
 use crate::outcome::Outcome;
 
@@ -88,21 +87,18 @@ impl CloudApiClient {
         content_type: String,
         body: Vec<u8>,
     ) -> Result<String, Outcome> {
-        let response = self
-            .http
-            .post(format!("{}/{path}", self.node))
-            .header(AUTHORIZATION, format!("Bearer {}", self.token))
-            .header(CONTENT_TYPE, content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
+        let Reply {
+            status,
+            headers,
+            text,
+        } = exchange(
+            self.http
+                .post(format!("{}/{path}", self.node))
+                .header(AUTHORIZATION, format!("Bearer {}", self.token))
+                .header(CONTENT_TYPE, content_type)
+                .body(body),
+        )
+        .await?;
         if status.is_success() {
             Ok(text)
         } else {

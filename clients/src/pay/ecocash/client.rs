@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::wire::{CallbackBody, LookupBody, LookupReply, PaymentBody, RefundBody, RefundReply};
 use crate::clock::SharedClock;
 use crate::http::{
-    base_url, classify_status, classify_transport_error, truncate, ConfigError, HttpSettings,
+    base_url, classify_status, exchange, truncate, ConfigError, HttpSettings, Reply,
 };
 use crate::outcome::Outcome;
 use crate::pay::{
@@ -219,21 +219,18 @@ impl EcocashClient {
         url: &str,
         body: &B,
     ) -> Result<(StatusCode, HeaderMap, String), Outcome<std::convert::Infallible>> {
-        let response = self
-            .http
-            .post(url)
-            .header("X-API-KEY", &self.config.api_key)
-            .header(CONTENT_TYPE, "application/json")
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
+        let Reply {
+            status,
+            headers,
+            text,
+        } = exchange(
+            self.http
+                .post(url)
+                .header("X-API-KEY", &self.config.api_key)
+                .header(CONTENT_TYPE, "application/json")
+                .json(body),
+        )
+        .await?;
         Ok((status, headers, text))
     }
 

@@ -8,7 +8,7 @@ use reqwest::header::CONTENT_TYPE;
 
 use super::message::{PaynowMessage, StatusUpdate};
 use crate::clock::SharedClock;
-use crate::http::{base_url, classify_status, classify_transport_error, ConfigError, HttpSettings};
+use crate::http::{base_url, classify_status, exchange, ConfigError, HttpSettings, Reply};
 use crate::outcome::Outcome;
 use crate::pay::{Initiated, PaymentGateway, PaymentMethod, PaymentRequest, PaymentState, Wallet};
 
@@ -116,20 +116,17 @@ impl PaynowClient {
         message: Option<&PaynowMessage>,
     ) -> Result<PaynowMessage, Outcome<std::convert::Infallible>> {
         let body = message.map(PaynowMessage::encode).unwrap_or_default();
-        let response = self
-            .http
-            .post(url)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
+        let Reply {
+            status,
+            headers,
+            text,
+        } = exchange(
+            self.http
+                .post(url)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await?;
         if !status.is_success() {
             return Err(classify_status(status, &headers, &self.clock, &text));
         }

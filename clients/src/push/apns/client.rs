@@ -12,8 +12,7 @@ use serde_json::{Map, Value};
 use super::token::ProviderToken;
 use crate::clock::SharedClock;
 use crate::http::{
-    base_url, classify_status, classify_transport_error, retry_after, truncate, ConfigError,
-    HttpSettings,
+    base_url, classify_status, exchange, retry_after, truncate, ConfigError, HttpSettings, Reply,
 };
 use crate::outcome::Outcome;
 use crate::push::aps::{apns_expiration, aps};
@@ -184,16 +183,11 @@ impl ApnsClient {
         for (name, value) in self.headers(message) {
             request = request.header(name, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
+        let Reply {
+            status,
+            headers,
+            text,
+        } = exchange(request).await?;
         if status.is_success() {
             let id = headers
                 .get("apns-id")

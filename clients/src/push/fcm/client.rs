@@ -12,8 +12,7 @@ use super::token::TokenSource;
 use super::wire::{self, ErrorReply, SendReply, SendRequest};
 use crate::clock::SharedClock;
 use crate::http::{
-    base_url, classify_status, classify_transport_error, retry_after, truncate, ConfigError,
-    HttpSettings,
+    base_url, classify_status, exchange, retry_after, truncate, ConfigError, HttpSettings, Reply,
 };
 use crate::outcome::Outcome;
 use crate::push::{PushMessage, PushSender};
@@ -111,21 +110,18 @@ impl FcmClient {
     /// has been forgotten so the next attempt exchanges a new one.
     async fn attempt(&self, body: &[u8]) -> Result<Option<Outcome>, Outcome<Infallible>> {
         let token = self.tokens.token().await?;
-        let response = self
-            .http
-            .post(&self.send_url)
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
+        let Reply {
+            status,
+            headers,
+            text,
+        } = exchange(
+            self.http
+                .post(&self.send_url)
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(body.to_vec()),
+        )
+        .await?;
         if status.is_success() {
             return Ok(Some(match serde_json::from_str::<SendReply>(&text) {
                 Ok(reply) => Outcome::Sent(reply.name),

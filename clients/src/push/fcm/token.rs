@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::service_account::ServiceAccount;
 use crate::clock::SharedClock;
-use crate::http::{classify_status, classify_transport_error, truncate};
+use crate::http::{classify_status, exchange, truncate, Reply};
 use crate::outcome::Outcome;
 
 /// The grant type of RFC 7523 (JWT as an authorisation grant).
@@ -148,20 +148,17 @@ impl TokenSource {
             .append_pair("grant_type", JWT_BEARER)
             .append_pair("assertion", &assertion)
             .finish();
-        let response = self
-            .http
-            .post(&self.account.token_uri)
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| classify_transport_error(&e))?;
+        let Reply {
+            status,
+            headers,
+            text,
+        } = exchange(
+            self.http
+                .post(&self.account.token_uri)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await?;
         if status.is_success() {
             let reply: TokenReply = serde_json::from_str(&text).map_err(|e| {
                 Outcome::RetryBackoff(format!(
