@@ -172,12 +172,14 @@ impl TestHub {
 
 impl Drop for TestHub {
     fn drop(&mut self) {
-        if self.thread.is_some() {
+        if let Some(hub) = self.thread.take() {
             let handle = self.handle.clone();
             let _ = std::thread::spawn(move || {
                 actix_rt::System::new().block_on(async move { handle.stop().await })
             })
             .join();
+            // Let the hub close its journal before the data dir is removed.
+            let _ = hub.join();
         }
     }
 }

@@ -36,9 +36,10 @@ impl Checkpointer {
             .map_err(|e| map_sqlite("set busy timeout", e))?;
         let stop: Stop = Arc::new((Mutex::new(false), Condvar::new()));
         let flag = stop.clone();
+        let file = path.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("journal-checkpoint".into())
-            .spawn(move || run(conn, flag, interval))
+            .spawn(move || run(conn, &file, flag, interval))
             .map_err(|e| StorageError::backend("start the checkpoint thread", e))?;
         Ok(Self {
             stop,
@@ -47,7 +48,7 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: Connection, stop: Stop, interval: Duration) {
+fn run(conn: Connection, file: &Path, stop: Stop, interval: Duration) {
     let (lock, wake) = &*stop;
     loop {
         let stopped = {
@@ -64,6 +65,11 @@ fn run(conn: Connection, stop: Stop, interval: Duration) {
             ))
         });
         if let Err(e) = outcome {
+            if !file.exists() {
+                // The journal's directory is gone (a removed temporary directory): nothing left
+                // to checkpoint.
+                return;
+            }
             tracing::warn!(error = %e, "journal checkpoint failed; retrying next interval");
         }
         if stopped {
