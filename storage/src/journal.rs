@@ -104,6 +104,30 @@ pub struct EventPage {
     pub next_page_token: Option<String>,
 }
 
+impl EventPage {
+    /// Builds a page from up to `limit + 1` events read in query order: the extra event only
+    /// says another page exists, so it is dropped and the token points after the last kept one.
+    /// Both backends page this way, so their tokens are identical.
+    pub fn from_overfetch(mut events: Vec<EventEnvelope>, limit: usize) -> Self {
+        let next_page_token = if events.len() > limit {
+            events.truncate(limit);
+            events.last().map(|e| {
+                crate::page_token::QueryCursor {
+                    occurred_at: e.occurred_at,
+                    event_id: e.event_id,
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        EventPage {
+            events,
+            next_page_token,
+        }
+    }
+}
+
 /// Whether the journal can take writes, for the hub's readiness probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {

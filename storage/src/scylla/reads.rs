@@ -332,22 +332,7 @@ pub(crate) async fn query(j: &ScyllaJournal, q: EventQuery) -> Result<EventPage,
             }
         }
     }
-    let next_page_token = if events.len() > limit {
-        events.truncate(limit);
-        events.last().map(|e| {
-            QueryCursor {
-                occurred_at: e.occurred_at,
-                event_id: e.event_id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    Ok(EventPage {
-        events,
-        next_page_token,
-    })
+    Ok(EventPage::from_overfetch(events, limit))
 }
 
 pub(crate) async fn set_read_cursor(

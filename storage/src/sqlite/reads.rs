@@ -212,23 +212,8 @@ pub(crate) fn query(conn: &Connection, q: &EventQuery) -> Result<EventPage, Stor
             envelope_from_row,
         )
         .map_err(map)?;
-    let mut events: Vec<EventEnvelope> = rows.collect::<Result<_, _>>().map_err(map)?;
-    let next_page_token = if events.len() > limit {
-        events.truncate(limit);
-        events.last().map(|e| {
-            QueryCursor {
-                occurred_at: e.occurred_at,
-                event_id: e.event_id,
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    Ok(EventPage {
-        events,
-        next_page_token,
-    })
+    let events: Vec<EventEnvelope> = rows.collect::<Result<_, _>>().map_err(map)?;
+    Ok(EventPage::from_overfetch(events, limit))
 }
 
 pub(crate) fn read_cursors(
