@@ -13,7 +13,9 @@
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use oneclass_protocol::journal::EventEnvelope;
+use oneclass_protocol::journal::{new_event_id, EventEnvelope};
+
+use crate::journal::AppendRequest;
 
 /// The "previous hash" of a stream's first event.
 pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
@@ -21,6 +23,39 @@ pub const GENESIS_HASH: [u8; 32] = [0u8; 32];
 fn field(h: &mut Sha256, bytes: &[u8]) {
     h.update((bytes.len() as u64).to_be_bytes());
     h.update(bytes);
+}
+
+/// Where a new event goes in its stream: its seq, a fresh event id, and its chain hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub seq: u64,
+    pub event_id: Uuid,
+    pub hash: [u8; 32],
+}
+
+/// The link of `req` appended after `prev` (the stream's head seq and hash; `None` for an empty
+/// stream), on UTC `day`. Every backend appends through this, so the chain is the same on all.
+pub fn next_link(prev: Option<(u64, [u8; 32])>, req: &AppendRequest, day: &str) -> Link {
+    let (prev_seq, prev_hash) = prev.unwrap_or((0, GENESIS_HASH));
+    let seq = prev_seq + 1;
+    let event_id = new_event_id();
+    let hash = event_hash(
+        &prev_hash,
+        &req.school_id,
+        day,
+        &event_id,
+        &req.stream,
+        seq,
+        &req.kind,
+        &req.actor,
+        req.occurred_at,
+        &req.payload,
+    );
+    Link {
+        seq,
+        event_id,
+        hash,
+    }
 }
 
 /// The chain hash of one event, given the hash of the event before it in its stream.

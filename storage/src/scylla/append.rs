@@ -12,10 +12,9 @@ use futures_util::future::try_join_all;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
 use tokio::sync::OwnedMutexGuard;
-use uuid::Uuid;
 
 use crate::error::StorageError;
-use crate::hash::{event_hash, GENESIS_HASH};
+use crate::hash::{next_link, Link};
 use crate::journal::{AppendOutcome, AppendRequest, IDEMPOTENCY_TTL};
 use crate::scylla::counters;
 use crate::scylla::errors::{certainly_not_applied, map_execution};
@@ -24,7 +23,7 @@ use crate::scylla::reads;
 use crate::scylla::scope::{parent_of, partition, scope_of};
 use crate::scylla::ScyllaJournal;
 use crate::validate::validate;
-use oneclass_protocol::journal::{new_event_id, EventEnvelope};
+use oneclass_protocol::journal::EventEnvelope;
 use oneclass_protocol::timestamp::day_of_ms;
 
 /// First pause between attempts of an in-doubt write; doubles each time.
@@ -252,25 +251,12 @@ async fn plan(
                 .and_then(|slot| slot.head)
                 .ok_or_else(|| StorageError::Unavailable("stream head not loaded".into()))?,
         };
-        let prev = prev.unwrap_or(Head {
-            seq: 0,
-            hash: GENESIS_HASH,
-        });
-        let seq = prev.seq + 1;
-        let event_id: Uuid = new_event_id();
         let day = day_of_ms(req.occurred_at);
-        let hash = event_hash(
-            &prev.hash,
-            &req.school_id,
-            &day,
-            &event_id,
-            &req.stream,
+        let Link {
             seq,
-            &req.kind,
-            &req.actor,
-            req.occurred_at,
-            &req.payload,
-        );
+            event_id,
+            hash,
+        } = next_link(prev.map(|h| (h.seq, h.hash)), &req, &day);
         heads.insert(req.stream.clone(), Some(Head { seq, hash }));
         let event = EventEnvelope {
             school_id: req.school_id,

@@ -23,12 +23,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use crate::error::StorageError;
-use crate::hash::{event_hash, GENESIS_HASH};
+use crate::hash::{next_link, Link};
 use crate::journal::{AppendOutcome, AppendRequest, IDEMPOTENCY_TTL};
 use crate::sqlite::errors::{is_fatal, map_sqlite};
 use crate::sqlite::schema::{envelope_from_row, seq_param, EVENT_COLUMNS};
 use crate::validate::validate;
-use oneclass_protocol::journal::{new_event_id, EventEnvelope};
+use oneclass_protocol::journal::EventEnvelope;
 use oneclass_protocol::timestamp::{day_of_ms, now_ms};
 
 /// The head cache is dropped and rebuilt lazily once it holds this many streams, so a hub that
@@ -485,25 +485,12 @@ impl Writer {
             if !undo.iter().any(|(s, _)| *s == req.stream) {
                 undo.push((req.stream.clone(), prev));
             }
-            let prev = prev.unwrap_or(Head {
-                seq: 0,
-                hash: GENESIS_HASH,
-            });
-            let seq = prev.seq + 1;
-            let event_id = new_event_id();
             let day = self.day(req.occurred_at);
-            let hash = event_hash(
-                &prev.hash,
-                &req.school_id,
-                &day,
-                &event_id,
-                &req.stream,
+            let Link {
                 seq,
-                &req.kind,
-                &req.actor,
-                req.occurred_at,
-                &req.payload,
-            );
+                event_id,
+                hash,
+            } = next_link(prev.map(|h| (h.seq, h.hash)), &req, &day);
             self.conn
                 .prepare_cached(
                     "INSERT INTO events (stream, seq, school_id, day, event_id, kind, actor,
