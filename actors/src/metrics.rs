@@ -87,7 +87,6 @@ const LATENCY_BOUNDS: &[f64] = &[
 
 impl Metrics {
     fn new() -> Self {
-        use ErrorCode::*;
         Self {
             ws_connections: AtomicI64::new(0),
             messages_in: AtomicU64::new(0),
@@ -96,20 +95,10 @@ impl Metrics {
             school_restarts: AtomicU64::new(0),
             journal_batch_size: Histogram::new(BATCH_BOUNDS),
             journal_commit_seconds: Histogram::new(LATENCY_BOUNDS),
-            errors: [
-                BadRequest,
-                Unauthorized,
-                Forbidden,
-                NotFound,
-                RateLimited,
-                TooLarge,
-                Conflict,
-                Unavailable,
-                Internal,
-            ]
-            .into_iter()
-            .map(|c| (c, AtomicU64::new(0)))
-            .collect(),
+            errors: ErrorCode::ALL
+                .into_iter()
+                .map(|c| (c, AtomicU64::new(0)))
+                .collect(),
         }
     }
 

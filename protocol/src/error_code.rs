@@ -27,6 +27,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every error code, in the order the protocol lists them.
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::BadRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::RateLimited,
+        ErrorCode::TooLarge,
+        ErrorCode::Conflict,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
     /// The wire name, e.g. `bad_request`.
     pub fn as_str(self) -> &'static str {
         use ErrorCode::*;
