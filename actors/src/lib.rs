@@ -25,6 +25,7 @@ pub mod school_registry;
 pub mod session_actor;
 pub mod session_set;
 pub mod supervisor;
+pub mod wire_error;
 
 pub use limits::Limits;
 pub use principal::{AuthError, Authenticator, Principal, Role};

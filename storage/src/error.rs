@@ -2,7 +2,7 @@
 //!
 //! Callers (actors, the hub's HTTP layer) decide what to do from the predicates
 //! [`StorageError::is_not_found`], [`StorageError::is_conflict`] and
-//! [`StorageError::is_unavailable`]; they never see or match on a driver's error type, so a
+//! [`StorageError::is_unavailable`], [`StorageError::is_invalid`]; they never see or match on a driver's error type, so a
 //! second backend can slot in without touching them.
 
 use std::error::Error as StdError;
@@ -54,6 +54,12 @@ impl StorageError {
         matches!(self, StorageError::Unavailable(_))
     }
 
+    /// True when the request itself was malformed (bad page token, zero limit, empty names):
+    /// the caller's fault, answered `bad_request`, never worth a retry.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, StorageError::Invalid(_))
+    }
+
     /// A [`StorageError::Backend`] with a driver error as its source.
     pub fn backend(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         StorageError::Backend {
@@ -78,16 +84,23 @@ mod tests {
         ];
         let flags: Vec<_> = all
             .iter()
-            .map(|e| (e.is_not_found(), e.is_conflict(), e.is_unavailable()))
+            .map(|e| {
+                (
+                    e.is_not_found(),
+                    e.is_conflict(),
+                    e.is_unavailable(),
+                    e.is_invalid(),
+                )
+            })
             .collect();
         assert_eq!(
             flags,
             vec![
-                (true, false, false),
-                (false, true, false),
-                (false, false, true),
-                (false, false, false),
-                (false, false, false),
+                (true, false, false, false),
+                (false, true, false, false),
+                (false, false, true, false),
+                (false, false, false, true),
+                (false, false, false, false),
             ]
         );
     }
