@@ -351,7 +351,7 @@ pub fn cql_journal_url(test: &str) -> Option<String> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let node = peer(
         "ONECLASS_TEST_CQL",
-        &format!("{test} on a CQL node (scripts/cassandra.sh start)"),
+        &format!("a CQL node for {test} (scripts/cassandra.sh start)"),
     )?;
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let keyspace = format!("hub_e2e_{}_{n}", std::process::id());

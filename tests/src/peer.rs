@@ -17,9 +17,10 @@
 //! (`#[path = "../../../tests/src/peer.rs"] mod peer;`) instead of depending on this package,
 //! which would be a cycle.
 
-/// The value of the environment variable `var`, which names a real peer (`what`, said in the
-/// notice: "a CQL node (scripts/cassandra.sh start)"). Unset or blank: prints a `SKIPPED` notice
-/// and returns `None`, except under CI (see the module doc), where it panics.
+/// The value of the environment variable `var`, which locates a real peer: `what` names it in
+/// the notices ("a CQL node (scripts/cassandra.sh start)"). Unset or blank: prints
+/// `SKIPPED: needs <what> (set <var>)` and returns `None`, except under CI (see the module doc),
+/// where it panics.
 pub fn peer(var: &str, what: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(value) if !value.trim().is_empty() => Some(value),
@@ -28,7 +29,7 @@ pub fn peer(var: &str, what: &str) -> Option<String> {
                 !under_ci(),
                 "{var} is not set under CI: {what} must be started by .ci/run (scripts/test.sh)"
             );
-            println!("SKIPPED: {what} (set {var})");
+            println!("SKIPPED: needs {what} (set {var})");
             None
         }
     }

@@ -22,7 +22,7 @@ const TEST_BUCKET_SIZE: u64 = 4;
 fn node() -> Option<String> {
     crate::peer::peer(
         "ONECLASS_TEST_CQL",
-        "the CQL conformance suite (eval \"$(scripts/cassandra.sh start)\")",
+        "a CQL node (eval \"$(scripts/cassandra.sh start)\")",
     )
 }
 

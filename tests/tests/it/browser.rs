@@ -9,7 +9,7 @@ use oneclass_tests::{peer, token, TestHub};
 async fn two_people_chat_through_the_page_in_headless_chromium() {
     if peer(
         "ONECLASS_TEST_BROWSER",
-        "the browser test in headless Chromium (scripts/test.sh sets it to 1)",
+        "headless Chromium and the npm packages (scripts/test.sh sets it to 1)",
     )
     .is_none()
     {
