@@ -1,38 +1,8 @@
 //! Who is acting: the identity a verified token or API key yields, and the trait the hub
 //! implements to verify tokens (so sessions can verify a `refresh` without knowing about keys).
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-/// A role from the token's `role` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Parent,
-    Teacher,
-    Admin,
-    Analyst,
-    Service,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Parent => "parent",
-            Role::Teacher => "teacher",
-            Role::Admin => "admin",
-            Role::Analyst => "analyst",
-            Role::Service => "service",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A role from the token's `role` claim; defined with the claims in `oneclass_protocol::token`.
+pub use oneclass_protocol::token::Role;
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

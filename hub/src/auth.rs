@@ -12,30 +12,14 @@ use anyhow::Context as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use oneclass_actors::{AuthError, Authenticator, Principal, Role};
-use serde::{Deserialize, Serialize};
+use oneclass_actors::{AuthError, Authenticator, Principal};
+pub use oneclass_protocol::token::Claims;
 
 use crate::config::AuthSettings;
 use crate::revocation::Revocations;
 
 /// File under the data directory holding the development secret.
 pub const DEV_SECRET_FILE: &str = "dev-jwt-secret";
-
-/// The claims of a OneClass token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub school: String,
-    pub role: Role,
-    #[serde(default)]
-    pub classes: Vec<String>,
-    pub exp: u64,
-    pub iat: u64,
-    pub iss: String,
-    pub aud: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-}
 
 struct Key {
     alg: Algorithm,
@@ -234,6 +218,8 @@ pub fn mint(secret: &str, claims: &Claims) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oneclass_actors::Role;
+    use oneclass_protocol::token::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 
     fn claims(exp_in: i64) -> Claims {
         Claims {
@@ -243,8 +229,8 @@ mod tests {
             classes: vec!["c1".into()],
             exp: (now_s() as i64 + exp_in) as u64,
             iat: now_s(),
-            iss: "oneclass".into(),
-            aud: "oneclass-hub".into(),
+            iss: DEFAULT_ISSUER.into(),
+            aud: DEFAULT_AUDIENCE.into(),
             jti: None,
         }
     }

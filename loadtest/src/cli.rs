@@ -78,7 +78,7 @@ pub struct Args {
     pub token_file: Option<PathBuf>,
 
     /// JWT issuer claim for minted tokens.
-    #[arg(long, default_value = "oneclass")]
+    #[arg(long, default_value = oneclass_protocol::token::DEFAULT_ISSUER)]
     pub issuer: String,
 
     /// Number of schools (ids `s1…sS`).

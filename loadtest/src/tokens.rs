@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde::Serialize;
+use oneclass_protocol::token::{Claims, Role, DEFAULT_AUDIENCE};
 
 use crate::cli::Args;
 
@@ -13,28 +13,13 @@ use crate::cli::Args;
 /// credential.
 const TOKEN_LIFETIME_S: u64 = 6 * 3600;
 
-/// The audience every hub token carries.
-pub const AUDIENCE: &str = "oneclass-hub";
-
 /// Who a connection acts as.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub user: String,
     pub school: String,
-    pub role: &'static str,
+    pub role: Role,
     pub classes: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    sub: &'a str,
-    school: &'a str,
-    role: &'a str,
-    classes: &'a [String],
-    exp: u64,
-    iat: u64,
-    iss: &'a str,
-    aud: &'a str,
 }
 
 /// Where tokens come from.
@@ -94,14 +79,15 @@ impl Tokens {
                     .map(|d| d.as_secs())
                     .unwrap_or(0);
                 let claims = Claims {
-                    sub: &who.user,
-                    school: &who.school,
+                    sub: who.user.clone(),
+                    school: who.school.clone(),
                     role: who.role,
-                    classes: &who.classes,
+                    classes: who.classes.clone(),
                     exp: now + TOKEN_LIFETIME_S,
                     iat: now,
-                    iss: issuer,
-                    aud: AUDIENCE,
+                    iss: issuer.clone(),
+                    aud: DEFAULT_AUDIENCE.into(),
+                    jti: None,
                 };
                 Ok(jsonwebtoken::encode(
                     &Header::new(Algorithm::HS256),
@@ -142,7 +128,7 @@ mod tests {
         let who = Identity {
             user: "p1".into(),
             school: "s1".into(),
-            role: "parent",
+            role: Role::Parent,
             classes: vec!["c1".into()],
         };
         let jwt = tokens.token(0, &who).unwrap();

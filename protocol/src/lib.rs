@@ -14,6 +14,8 @@ pub mod event;
 pub mod journal;
 pub mod reply;
 pub mod timestamp;
+#[cfg(feature = "token")]
+pub mod token;
 
 #[cfg(feature = "client")]
 pub mod client;

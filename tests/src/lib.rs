@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oneclass_actors::Role;
-use oneclass_hub::auth::{mint, now_s, Claims, JwtAuthenticator};
+use oneclass_hub::auth::{mint, now_s, JwtAuthenticator};
 use oneclass_hub::config::Settings;
 use oneclass_hub::startup::{Application, HubHandle, JOURNAL_FILE};
 use oneclass_protocol::client::{Client, ClientError};
 use oneclass_protocol::reply::Connected;
+use oneclass_protocol::token::{Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 use oneclass_protocol::{ChannelName, Codec};
 use oneclass_storage::{Journal, SqliteJournal};
+
+mod peer;
+pub use peer::peer;
 
 /// The HS256 secret every test hub uses.
 pub const SECRET: &str = "test-secret-0123456789abcdef";
@@ -194,8 +198,8 @@ pub fn claims(user: &str, school: &str, role: Role, classes: &[&str]) -> Claims 
         classes: classes.iter().map(|c| c.to_string()).collect(),
         exp: now + 3600,
         iat: now,
-        iss: "oneclass".into(),
-        aud: "oneclass-hub".into(),
+        iss: DEFAULT_ISSUER.into(),
+        aud: DEFAULT_AUDIENCE.into(),
         jti: None,
     }
 }
@@ -341,25 +345,17 @@ impl Drop for ChildHub {
 }
 
 /// A journal URL for a fresh keyspace on the CQL node named by `ONECLASS_TEST_CQL` (started by
-/// scripts/cassandra.sh). `None` (with a printed notice) when the variable is unset; under
-/// `CI=true` a missing node fails the test instead.
+/// scripts/cassandra.sh). `None` (with a printed notice) when the variable is unset; under CI a
+/// missing node fails the test instead (see [`peer`]).
 pub fn cql_journal_url(test: &str) -> Option<String> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    match std::env::var("ONECLASS_TEST_CQL") {
-        Ok(node) => {
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let keyspace = format!("hub_e2e_{}_{n}", std::process::id());
-            Some(format!(
-                "scylla://{node}/{keyspace}?dialect=cassandra&consistency=one&replication=simple:1"
-            ))
-        }
-        Err(_) => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI=true but ONECLASS_TEST_CQL is not set: scripts/cassandra.sh must run first"
-            );
-            println!("SKIPPED: {test} needs ONECLASS_TEST_CQL (scripts/cassandra.sh start)");
-            None
-        }
-    }
+    let node = peer(
+        "ONECLASS_TEST_CQL",
+        &format!("a CQL node for {test} (scripts/cassandra.sh start)"),
+    )?;
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let keyspace = format!("hub_e2e_{}_{n}", std::process::id());
+    Some(format!(
+        "scylla://{node}/{keyspace}?dialect=cassandra&consistency=one&replication=simple:1"
+    ))
 }

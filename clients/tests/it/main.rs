@@ -10,6 +10,8 @@ mod kannel;
 mod kannel_real;
 mod paynow;
 mod paynow_python;
+#[path = "../../../tests/src/peer.rs"]
+mod peer;
 mod phone;
 mod sandbox;
 mod sms_bulk;

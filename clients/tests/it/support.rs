@@ -113,20 +113,8 @@ impl Sink {
     }
 }
 
-/// The address of a real peer from `var`. Unset: skip with a notice, except under `CI=true`,
-/// where a missing peer fails the test.
-pub fn peer(var: &str, what: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(value) if !value.trim().is_empty() => Some(value),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{var} is not set but CI=true: {what} must be started by .ci/run");
-            }
-            eprintln!("SKIPPED: {var} is unset, so the test against {what} did not run");
-            None
-        }
-    }
-}
+/// A real peer, or skip, or fail under CI: the workspace's one rule (`tests/src/peer.rs`).
+pub use crate::peer::peer;
 
 /// Request timeout of the clients under test. Generous on purpose: CI runs these tests while
 /// other test binaries and a Cassandra node compete for two cores, and a request to a simulator

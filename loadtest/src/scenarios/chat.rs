@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::SinkExt;
+use oneclass_protocol::token::Role;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -54,7 +55,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
             let who = Identity {
                 user,
                 school: school.clone(),
-                role: "parent",
+                role: Role::Parent,
                 classes: vec![],
             };
             let r = async {

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use oneclass_protocol::token::Role;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -94,7 +95,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
             let who = Identity {
                 user: format!("i{index}"),
                 school,
-                role: "parent",
+                role: Role::Parent,
                 classes: vec![class],
             };
             let token = if a.ws_only {

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use futures_util::{SinkExt, StreamExt};
+use oneclass_protocol::token::Role;
 use parking_lot::Mutex;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
@@ -136,7 +137,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
             let who = Identity {
                 user: format!("p-{}-{i}", ch.class),
                 school: ch.school.clone(),
-                role: "parent",
+                role: Role::Parent,
                 classes: vec![ch.class.clone()],
             };
             let token = ctx.tokens.token(index, &who)?;
@@ -179,7 +180,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
             let who = Identity {
                 user: format!("t-{}-{j}", ch.class),
                 school: ch.school.clone(),
-                role: "teacher",
+                role: Role::Teacher,
                 classes: vec![ch.class.clone()],
             };
             match ctx.open_connected(index, &who).await {

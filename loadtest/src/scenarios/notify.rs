@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use oneclass_protocol::token::Role;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -32,7 +33,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
     let service = Identity {
         user: "loadtest".into(),
         school: "*".into(),
-        role: "service",
+        role: Role::Service,
         classes: vec![],
     };
     let service_token = ctx.tokens.token(0, &service)?;
@@ -51,7 +52,7 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Report> {
         let who = Identity {
             user: format!("n{u}"),
             school,
-            role: "parent",
+            role: Role::Parent,
             classes: vec![class],
         };
         let mut ws = match ctx.open_connected(1 + u as usize, &who).await {

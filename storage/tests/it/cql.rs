@@ -4,7 +4,7 @@
 //!
 //! The node's address comes from `ONECLASS_TEST_CQL` (`host:port`, as printed by
 //! `scripts/cassandra.sh start`). Without it the test prints a SKIPPED notice and passes, except
-//! under `CI=true`, where a missing node is a failure. Everything runs in ONE keyspace created
+//! under CI, where a missing node is a failure (`tests/src/peer.rs` says what counts as CI). Everything runs in ONE keyspace created
 //! for this run (schema changes are slow on Cassandra) and dropped at the end.
 
 use std::sync::Arc;
@@ -20,18 +20,10 @@ const TEST_BUCKET_SIZE: u64 = 4;
 
 /// The node's address, or `None` when the test should skip.
 fn node() -> Option<String> {
-    match std::env::var("ONECLASS_TEST_CQL") {
-        Ok(addr) if !addr.is_empty() => Some(addr),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "ONECLASS_TEST_CQL is not set under CI=true: start a node with \
-                 `eval \"$(scripts/cassandra.sh start)\"`"
-            );
-            println!("SKIPPED: ONECLASS_TEST_CQL is not set; run scripts/cassandra.sh start");
-            None
-        }
-    }
+    crate::peer::peer(
+        "ONECLASS_TEST_CQL",
+        "a CQL node (eval \"$(scripts/cassandra.sh start)\")",
+    )
 }
 
 fn options(bucket_size: u64) -> ScyllaOptions {

@@ -4,6 +4,8 @@
 
 mod conformance;
 mod cql;
+#[path = "../../../tests/src/peer.rs"]
+mod peer;
 mod sqlite;
 
 use std::sync::Arc;
