@@ -39,6 +39,9 @@ impl SessionActor {
     /// queued to the client.
     pub(super) fn recover_school(&mut self, ctx: &mut Context<Self>) {
         let principal = match &self.phase {
+            // A request that failed against an actor this session already replaced (several
+            // can be in flight when it dies) must not start a second recovery.
+            Phase::Joined { school, .. } if school.connected() => return,
             Phase::Joined { principal, .. } => principal.clone(),
             Phase::Recovering { .. } | Phase::AwaitingConnect => return,
         };
