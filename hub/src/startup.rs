@@ -10,8 +10,7 @@ use std::time::Duration;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
-use oneclass_actors::session_actor::SessionDeps;
-use oneclass_actors::session_set::SessionSet;
+use oneclass_actors::session::{LiveSessions, SessionDeps};
 use oneclass_actors::{HubSupervisor, SchoolRegistry};
 use oneclass_protocol::CloseCode;
 use oneclass_storage::Journal;
@@ -91,7 +90,7 @@ impl Application {
         tracing::info!(revoked, "revocation list loaded");
         let limits = self.settings.actor_limits();
         let registry = SchoolRegistry::new(self.journal.clone(), limits.clone());
-        let sessions = Arc::new(SessionSet::default());
+        let sessions = Arc::new(LiveSessions::default());
         let session_deps = Arc::new(SessionDeps {
             registry: registry.clone(),
             auth: self.auth.clone(),
@@ -167,7 +166,7 @@ static FATAL: AtomicBool = AtomicBool::new(false);
 #[derive(Clone)]
 pub struct HubHandle {
     server: actix_web::dev::ServerHandle,
-    sessions: Arc<SessionSet>,
+    sessions: Arc<LiveSessions>,
     registry: SchoolRegistry,
 }
 

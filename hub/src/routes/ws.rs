@@ -3,7 +3,7 @@
 
 use actix_web::http::header::SEC_WEBSOCKET_PROTOCOL;
 use actix_web::{web, HttpRequest, HttpResponse};
-use oneclass_actors::session_actor::SessionActor;
+use oneclass_actors::session::SessionActor;
 use oneclass_protocol::Codec;
 
 use crate::startup::AppState;

@@ -13,5 +13,6 @@ mod resume;
 mod resume_gap;
 mod revocation;
 mod security;
+mod session_phases;
 mod slow_consumer;
 mod supervision;

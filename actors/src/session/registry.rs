@@ -1,4 +1,10 @@
-//! Every open session's outbound queue, so that shutdown can close them all with 1001.
+//! The live-session index of this process: every open session's outbound queue and the token
+//! it is connected with, so that shutdown can close them all with 1001 and a token revocation
+//! can close the sessions connected with that token.
+//!
+//! A session enters at `started` and leaves at `stopped`; its `jti` is recorded at `connect`
+//! and at each `refresh`. Closing goes through the session's queue, so queued frames are still
+//! written before the close frame. One mutex, touched per connection, never per message.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,12 +12,12 @@ use std::sync::Arc;
 use oneclass_protocol::CloseCode;
 use parking_lot::Mutex;
 
+use super::outbound::Outbound;
 use crate::channel_state::SessionId;
-use crate::outbound::Outbound;
 
 /// The open sessions of this process.
 #[derive(Debug, Default)]
-pub struct SessionSet {
+pub struct LiveSessions {
     sessions: Mutex<HashMap<SessionId, Entry>>,
 }
 
@@ -22,7 +28,7 @@ struct Entry {
     jti: Option<String>,
 }
 
-impl SessionSet {
+impl LiveSessions {
     pub fn insert(&self, id: SessionId, outbound: Arc<Outbound>) {
         self.sessions.lock().insert(
             id,

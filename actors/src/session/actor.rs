@@ -1,0 +1,243 @@
+//! `SessionActor`: the struct, its phase, its lifecycle and the helpers every command uses.
+//!
+//! The session's phase is explicit ([`Phase`]):
+//!
+//! | phase | entered when | school actor | commands |
+//! |---|---|---|---|
+//! | `AwaitingConnect` | the socket opened | none | `connect`; anything else closes 4001 |
+//! | `Joined` | the school accepted the `Join` | the live one | all |
+//! | `Recovering` | the school actor was found dead | joining the new one | `unavailable` * |
+//!
+//! \* for the commands that need the school; `history`, `channels`, `ping`, `refresh` and
+//! `unsubscribe` are answered as usual.
+//!
+//! `Recovering` returns to `Joined` once the replacement accepted the session and every channel
+//! was resubscribed, or the session closes with 1001 if it cannot. While a `connect` or a
+//! recovery is in flight the actor waits (`ctx.wait`), so frames queue up behind it; the
+//! `Recovering` answers exist so that no code path can drop a request whatever the scheduling.
+//!
+//! Failure modes: a slow client (outbound queue over its bound or its lag) closes with 4008; a
+//! client silent for two heartbeats closes with 1001.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use oneclass_protocol::reply::{ErrorBody, OkBody, Reply};
+use oneclass_protocol::{CloseCode, Codec, ErrorCode, Event};
+use oneclass_storage::Journal;
+
+use super::outbound::{OutFrame, Outbound};
+use super::recovery::SCHOOL_RESTARTING;
+use super::registry::LiveSessions;
+use super::subscriptions::SubInfo;
+use super::writer::write_loop;
+use crate::channel_state::SessionId;
+use crate::limits::Limits;
+use crate::metrics::metrics;
+use crate::principal::{Authenticator, Principal};
+use crate::school_actor::{Leave, SchoolActor};
+use crate::school_registry::SchoolRegistry;
+
+/// Capacity of a session's actor mailbox. Events do not pass through it (they go to the
+/// outbound queue); only replies from other actors and control messages do.
+const MAILBOX_CAPACITY: usize = 64;
+
+/// Source of session ids, unique within the process.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// What every session needs from the hub.
+pub struct SessionDeps {
+    pub registry: SchoolRegistry,
+    pub auth: Arc<dyn Authenticator>,
+    pub limits: Limits,
+    pub sessions: Arc<LiveSessions>,
+}
+
+/// Where the session is in its life; see the module doc for the table.
+pub(super) enum Phase {
+    /// No valid `connect` yet.
+    AwaitingConnect,
+    /// Authenticated and joined to the school's live actor.
+    Joined {
+        principal: Principal,
+        school: Addr<SchoolActor>,
+    },
+    /// The school actor died; the session is joining the replacement.
+    Recovering { principal: Principal },
+}
+
+/// The actor of one WebSocket connection.
+pub struct SessionActor {
+    pub(super) id: SessionId,
+    pub(super) codec: Codec,
+    pub(super) deps: Arc<SessionDeps>,
+    pub(super) outbound: Arc<Outbound>,
+    /// The socket's write half until `started` hands it to the writer future.
+    writer: Option<actix_ws::Session>,
+    /// The socket's read half until `started` adds it as this actor's stream.
+    stream: Option<actix_ws::MessageStream>,
+    pub(super) phase: Phase,
+    /// This session's subscriptions by channel name.
+    pub(super) subs: HashMap<String, SubInfo>,
+    /// The next subscription generation; each subscribe gets a fresh one so a stale catch-up
+    /// can be told from the current one.
+    pub(super) next_generation: u64,
+    /// When the client last sent anything (heartbeat check).
+    pub(super) last_seen: Instant,
+    /// The timer that closes the socket when the token expires.
+    pub(super) expiry: Option<SpawnHandle>,
+    /// Waits for the registry's notice that the school actor died.
+    pub(super) school_watch: Option<SpawnHandle>,
+}
+
+impl SessionActor {
+    /// Starts the actor for an upgraded connection.
+    pub fn start_ws(
+        writer: actix_ws::Session,
+        stream: actix_ws::MessageStream,
+        codec: Codec,
+        deps: Arc<SessionDeps>,
+    ) -> Addr<Self> {
+        let limits = &deps.limits;
+        let outbound = Arc::new(Outbound::new(
+            codec,
+            limits.outbound_max_bytes,
+            limits.outbound_max_lag,
+        ));
+        SessionActor {
+            id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+            codec,
+            outbound,
+            writer: Some(writer),
+            stream: Some(stream),
+            deps,
+            phase: Phase::AwaitingConnect,
+            subs: HashMap::new(),
+            next_generation: 1,
+            last_seen: Instant::now(),
+            expiry: None,
+            school_watch: None,
+        }
+        .start()
+    }
+
+    pub(super) fn journal(&self) -> Arc<dyn Journal> {
+        self.deps.registry.journal().clone()
+    }
+
+    pub(super) fn limits(&self) -> &Limits {
+        &self.deps.limits
+    }
+
+    /// The authenticated principal, once connected.
+    pub(super) fn principal(&self) -> Option<&Principal> {
+        match &self.phase {
+            Phase::AwaitingConnect => None,
+            Phase::Joined { principal, .. } | Phase::Recovering { principal } => Some(principal),
+        }
+    }
+
+    /// The school actor to ask, or the answer for a request that cannot reach one now.
+    pub(super) fn school(&self) -> Result<Addr<SchoolActor>, ErrorBody> {
+        match &self.phase {
+            Phase::Joined { school, .. } => Ok(school.clone()),
+            Phase::Recovering { .. } => {
+                Err(ErrorBody::new(ErrorCode::Unavailable, SCHOOL_RESTARTING))
+            }
+            // Dispatch closes the socket for any command before connect, so no handler gets
+            // here; answer rather than assume.
+            Phase::AwaitingConnect => Err(ErrorBody::new(ErrorCode::Unavailable, "not connected")),
+        }
+    }
+
+    /// Queues the close and stops; the writer sends what is queued, then the close frame.
+    pub(super) fn close(&mut self, code: CloseCode, reason: &str, ctx: &mut Context<Self>) {
+        tracing::debug!(session = self.id, code = code.code(), reason, "closing");
+        self.outbound.close(code, reason);
+        ctx.stop();
+    }
+
+    pub(super) fn send<T: serde::Serialize>(&self, frame: &T) {
+        metrics().messages_out.fetch_add(1, Ordering::Relaxed);
+        self.outbound.push(OutFrame::Data(self.codec.encode(frame)));
+    }
+
+    pub(super) fn reply_ok(&self, id: Option<u32>, body: OkBody) {
+        if let Some(id) = id {
+            self.send(&Reply::ok(id, body));
+        }
+    }
+
+    /// Answers `id` with `error`, or sends an `error` event when the command had no id.
+    pub(super) fn reply_err(&self, id: Option<u32>, error: ErrorBody) {
+        metrics().error(error.code);
+        match id {
+            Some(id) => self.send(&Reply::<OkBody>::error(id, error)),
+            None => self.send(&Event::Error {
+                code: error.code,
+                message: error.message,
+            }),
+        }
+    }
+
+    /// Sends a ping, closes a silent or slow client, and notices a dead school actor (the
+    /// fallback when the registry's death notice did not come).
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.outbound.is_closed() {
+            ctx.stop();
+            return;
+        }
+        if self.last_seen.elapsed() > self.limits().heartbeat * 2 {
+            return self.close(CloseCode::GoingAway, "no answer to heartbeats", ctx);
+        }
+        self.outbound.push(OutFrame::Ping);
+        if !self.outbound.check_lag() {
+            metrics().slow_consumers.fetch_add(1, Ordering::Relaxed);
+            ctx.stop();
+            return;
+        }
+        if matches!(&self.phase, Phase::Joined { school, .. } if !school.connected()) {
+            self.recover_school(ctx);
+        }
+    }
+}
+
+impl Actor for SessionActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        metrics().ws_connections.fetch_add(1, Ordering::Relaxed);
+        self.deps.sessions.insert(self.id, self.outbound.clone());
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        if let Some(writer) = self.writer.take() {
+            actix_rt::spawn(write_loop(self.outbound.clone(), writer, self.codec));
+        }
+        if let Some(stream) = self.stream.take() {
+            let max = self.limits().max_message_bytes;
+            ctx.add_stream(
+                stream
+                    .max_frame_size(max)
+                    .aggregate_continuations()
+                    .max_continuation_size(max),
+            );
+        }
+        ctx.run_later(self.limits().connect_timeout, |act, ctx| {
+            if matches!(act.phase, Phase::AwaitingConnect) {
+                act.close(CloseCode::InvalidConnect, "no connect in time", ctx);
+            }
+        });
+        ctx.run_interval(self.limits().heartbeat, |act, ctx| act.heartbeat(ctx));
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        metrics().ws_connections.fetch_sub(1, Ordering::Relaxed);
+        self.deps.sessions.remove(self.id);
+        self.outbound.close(CloseCode::Normal, "");
+        if let Phase::Joined { school, .. } = &self.phase {
+            school.do_send(Leave { session: self.id });
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The catch-up replay of one subscription: `(from, until]` read from the journal a page at a
+//! time, each page only once the outbound queue has room, so a gap of days costs pages, not
+//! memory. When the range is queued the replay tells the school (`CatchUpDone`); the school
+//! either switches the subscriber to live (queuing what it buffered meanwhile and `synced`) or
+//! answers with a higher `until` because its live buffer overflowed, and the replay goes on.
+//!
+//! Every way the replay ends is a [`ReplayEnd`], logged by [`SessionActor::replay_ended`]:
+//! live (the normal end), a stale generation (debug: a newer subscribe replaced this one), the
+//! outbound queue closed (debug: the session is closing), a journal read error (warn; the
+//! session closes with 1001 so the client resumes), a school error or a dead school actor
+//! (warn; recovery resubscribes).
+
+use std::sync::atomic::Ordering;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use oneclass_protocol::reply::ErrorBody;
+use oneclass_protocol::{CloseCode, ErrorCode};
+use oneclass_storage::StorageError;
+
+use super::actor::SessionActor;
+use super::subscriptions::SubState;
+use crate::convert::to_event;
+use crate::metrics::metrics;
+use crate::school_actor::{CatchUp, CatchUpDone, SchoolActor};
+use crate::wire_error::ErrorChain;
+
+/// Why a replay future finished.
+#[derive(Debug)]
+pub(super) enum ReplayEnd {
+    /// The school switched the subscriber to live.
+    Live,
+    /// The outbound queue closed (slow client, shutdown, session end).
+    QueueClosed,
+    /// A journal read failed; the queue was closed with 1001.
+    Journal(StorageError),
+    /// The school no longer knows this generation: it was replaced or removed.
+    Stale,
+    /// The school answered `CatchUpDone` with another error.
+    School(ErrorBody),
+    /// The school actor is gone.
+    SchoolGone(MailboxError),
+}
+
+impl SessionActor {
+    /// Spawns the replay of `catch` for `channel`'s subscription `generation`; returns its
+    /// handle so the subscription can cancel it.
+    pub(super) fn spawn_replay(
+        &mut self,
+        channel: String,
+        generation: u64,
+        catch: CatchUp,
+        school: Addr<SchoolActor>,
+        ctx: &mut Context<Self>,
+    ) -> SpawnHandle {
+        let journal = self.journal();
+        let outbound = self.outbound.clone();
+        let page = self.limits().replay_page;
+        let room = self.limits().outbound_max_bytes / 2;
+        let session = self.id;
+        let codec = self.codec;
+        let name = channel.clone();
+        let replay = async move {
+            let (mut from, mut until) = (catch.from, catch.until);
+            loop {
+                while from < until {
+                    if !outbound.wait_below(room).await {
+                        return ReplayEnd::QueueClosed;
+                    }
+                    let want = page.min((until - from) as usize);
+                    let events = match journal.read_stream(&name, from + 1, want).await {
+                        Ok(events) if !events.is_empty() => events,
+                        Ok(_) => break,
+                        Err(e) => {
+                            outbound.close(CloseCode::GoingAway, "journal unavailable, resume");
+                            return ReplayEnd::Journal(e);
+                        }
+                    };
+                    // unwrap: events is not empty.
+                    from = events.last().unwrap().seq;
+                    let frames: Vec<Bytes> = events
+                        .iter()
+                        .filter_map(to_event)
+                        .map(|e| codec.encode(&e))
+                        .collect();
+                    metrics()
+                        .messages_out
+                        .fetch_add(frames.len() as u64, Ordering::Relaxed);
+                    if !outbound.push_events(&name, from, &frames) {
+                        return ReplayEnd::QueueClosed;
+                    }
+                }
+                let done = CatchUpDone {
+                    session,
+                    channel: name.clone(),
+                    generation,
+                    replayed_to: from,
+                };
+                match school.send(done).await {
+                    Ok(Ok(Some(more))) => until = more,
+                    Ok(Ok(None)) => return ReplayEnd::Live,
+                    // The school's answer for a generation it no longer has.
+                    Ok(Err(e)) if e.code == ErrorCode::NotFound => return ReplayEnd::Stale,
+                    Ok(Err(e)) => return ReplayEnd::School(e),
+                    Err(e) => return ReplayEnd::SchoolGone(e),
+                }
+            }
+        };
+        ctx.spawn(
+            replay
+                .into_actor(self)
+                .map(move |end, act, _| act.replay_ended(&channel, generation, end)),
+        )
+    }
+
+    /// Logs how a replay ended and moves its subscription to `Live` or `Interrupted`, if the
+    /// subscription is still the generation that replay served.
+    fn replay_ended(&mut self, channel: &str, generation: u64, end: ReplayEnd) {
+        let session = self.id;
+        match &end {
+            ReplayEnd::Live => {}
+            ReplayEnd::QueueClosed => {
+                tracing::debug!(session, channel, generation, "replay stopped: queue closed")
+            }
+            ReplayEnd::Stale => {
+                tracing::debug!(
+                    session,
+                    channel,
+                    generation,
+                    "replay of a replaced subscription"
+                )
+            }
+            ReplayEnd::Journal(e) => tracing::warn!(
+                session,
+                channel,
+                error = %ErrorChain(e),
+                "replay failed: journal read"
+            ),
+            ReplayEnd::School(e) => tracing::warn!(
+                session,
+                channel,
+                code = %e.code,
+                message = %e.message,
+                "replay failed: school refused catch-up end"
+            ),
+            ReplayEnd::SchoolGone(e) => {
+                tracing::warn!(session, channel, error = %e, "replay failed: school actor gone")
+            }
+        }
+        let Some(sub) = self.subs.get_mut(channel) else {
+            return;
+        };
+        if sub.generation != generation {
+            return;
+        }
+        sub.state = match end {
+            ReplayEnd::Live => SubState::Live,
+            _ => SubState::Interrupted,
+        };
+    }
+}
