@@ -32,16 +32,15 @@ use oneclass_protocol::{
 };
 use oneclass_storage::Journal;
 
-use crate::channel_state::SessionId;
-use crate::convert::to_event;
+use crate::client_view::to_event;
 use crate::limits::Limits;
 use crate::metrics::metrics;
 use crate::outbound::{Drained, OutFrame, Outbound};
 use crate::permissions::{can_publish, can_read, has_presence};
 use crate::principal::{AuthError, Authenticator, Principal};
-use crate::school_actor::{
-    CatchUp, CatchUpDone, Join, Leave, MarkRead, PresenceOf, Publish, SchoolActor, Subscribe,
-    Typing, Unsubscribe,
+use crate::school::{
+    CatchUp, CatchUpDone, Join, Leave, MarkRead, PresenceOf, Publish, SchoolActor, SessionId,
+    Subscribe, Typing, Unsubscribe,
 };
 use crate::school_registry::SchoolRegistry;
 
@@ -589,7 +588,7 @@ impl SessionActor {
         client_msg_id: Option<String>,
         ctx: &mut Context<Self>,
     ) {
-        if let Err(code) = can_publish(principal, &channel, false) {
+        if let Err(code) = can_publish(principal, &channel) {
             return self.reply_err(id, forbidden(code, &channel));
         }
         if client_msg_id

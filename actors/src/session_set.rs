@@ -6,8 +6,8 @@ use std::sync::Arc;
 use oneclass_protocol::CloseCode;
 use parking_lot::Mutex;
 
-use crate::channel_state::SessionId;
 use crate::outbound::Outbound;
+use crate::school::SessionId;
 
 /// The open sessions of this process.
 #[derive(Debug, Default)]
