@@ -18,5 +18,7 @@ mod append;
 pub mod audit;
 pub mod keys;
 pub mod payload;
+#[cfg(test)]
+mod registered;
 
 pub use append::{write, Append};

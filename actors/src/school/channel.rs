@@ -310,3 +310,123 @@ impl SchoolActor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn channel() -> ChannelState {
+        ChannelState::new(&ChannelName::parse("class:s1:c1").unwrap(), 0)
+    }
+
+    fn commit(seq: u64) -> Rc<Committed> {
+        Committed::new(
+            seq,
+            Event::Typing {
+                channel: "class:s1:c1".into(),
+                user: format!("u{seq}"),
+            },
+        )
+    }
+
+    fn subscribe(ch: &mut ChannelState, id: SessionId, state: SubState) -> Arc<Outbound> {
+        let outbound = Arc::new(Outbound::new(Codec::Json, 1 << 20, Duration::from_secs(10)));
+        ch.subscribers.insert(
+            id,
+            Subscriber {
+                user: format!("user{id}"),
+                outbound: outbound.clone(),
+                generation: 1,
+                state,
+            },
+        );
+        outbound
+    }
+
+    #[test]
+    fn commits_that_complete_out_of_order_are_delivered_in_seq_order() {
+        let mut ch = channel();
+        let live = subscribe(&mut ch, 1, SubState::Live);
+        assert!(ch.committed(commit(2), 10).is_empty());
+        assert_eq!(ch.head, 0);
+        assert_eq!(live.delivered().get("class:s1:c1"), None);
+        ch.committed(commit(1), 10);
+        assert_eq!(ch.head, 2);
+        assert!(ch.reorder.is_empty());
+        assert_eq!(live.delivered().get("class:s1:c1"), Some(&2));
+    }
+
+    #[test]
+    fn a_commit_at_or_below_the_head_is_ignored() {
+        let mut ch = channel();
+        ch.committed(commit(1), 10);
+        ch.committed(commit(1), 10);
+        assert_eq!(ch.head, 1);
+        assert!(ch.reorder.is_empty());
+    }
+
+    #[test]
+    fn a_gap_is_stalled_only_when_nothing_in_flight_could_fill_it() {
+        let mut ch = channel();
+        ch.committed(commit(3), 10);
+        ch.inflight = 1;
+        assert!(!ch.has_stalled_gap());
+        ch.inflight = 0;
+        assert!(ch.has_stalled_gap());
+        ch.committed(commit(1), 10);
+        ch.committed(commit(2), 10);
+        assert!(!ch.has_stalled_gap());
+        assert_eq!(ch.head, 3);
+    }
+
+    #[test]
+    fn a_catching_up_subscriber_buffers_above_until_and_an_overflow_moves_until_to_the_head() {
+        let mut ch = channel();
+        let q = subscribe(
+            &mut ch,
+            1,
+            SubState::CatchingUp {
+                until: 1,
+                buffer: Vec::new(),
+            },
+        );
+        ch.committed(commit(1), 2);
+        ch.committed(commit(2), 2);
+        ch.committed(commit(3), 2);
+        match &ch.subscribers[&1].state {
+            SubState::CatchingUp { until, buffer } => {
+                assert_eq!(*until, 1);
+                assert_eq!(buffer.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+            }
+            SubState::Live => panic!("still catching up"),
+        }
+        ch.committed(commit(4), 2);
+        match &ch.subscribers[&1].state {
+            SubState::CatchingUp { until, buffer } => {
+                assert_eq!(*until, 4);
+                assert!(buffer.is_empty());
+            }
+            SubState::Live => panic!("still catching up"),
+        }
+        assert_eq!(
+            q.delivered().get("class:s1:c1"),
+            None,
+            "nothing is pushed live"
+        );
+    }
+
+    #[test]
+    fn presence_counts_subscriptions_and_reports_only_the_first_and_the_last() {
+        let mut ch = channel();
+        assert!(ch.presence);
+        assert!(ch.add_presence("u1"));
+        assert!(!ch.add_presence("u1"));
+        assert!(!ch.remove_presence("u1"));
+        assert!(ch.remove_presence("u1"));
+        assert!(!ch.remove_presence("u1"));
+        let inbox = ChannelState::new(&ChannelName::inbox("s1", "u1"), 0);
+        assert!(!inbox.presence);
+    }
+}

@@ -47,5 +47,7 @@ pub use channel::SessionId;
 pub use ephemeral::{MarkRead, PresenceOf, Typing};
 pub use members::{Join, Leave};
 pub use publish::Publish;
+#[cfg(test)]
+pub(crate) use roster::{member_removed, member_upserted};
 pub use roster::{GetMember, ListMembers, RemoveMember, UpsertMember};
 pub use subscribe::{CatchUp, CatchUpDone, Subscribe, Unsubscribe};

@@ -35,13 +35,7 @@ impl Handler<UpsertMember> for SchoolActor {
         if self.roster.get(&msg.member.user) == Some(&msg.member) {
             return Box::pin(async move { Ok(msg.member) });
         }
-        let append = Append::new(
-            &self.school,
-            StreamName::roster(&self.school),
-            kinds::MEMBER_UPSERTED,
-            msg.actor,
-            &msg.member,
-        );
+        let append = member_upserted(&self.school, msg.actor, &msg.member);
         self.roster_write(append, msg.member, ctx)
     }
 }
@@ -61,15 +55,31 @@ impl Handler<RemoveMember> for SchoolActor {
         if self.roster.get(&msg.user).is_none() {
             return Box::pin(async { Ok(false) });
         }
-        let append = Append::new(
-            &self.school,
-            StreamName::roster(&self.school),
-            kinds::MEMBER_REMOVED,
-            msg.actor,
-            &MemberRemoved { user: msg.user },
-        );
+        let append = member_removed(&self.school, msg.actor, msg.user);
         self.roster_write(append, true, ctx)
     }
+}
+
+/// The append of `actor` adding or changing `member` in `school`'s roster.
+pub(crate) fn member_upserted(school: &str, actor: String, member: &Member) -> Append {
+    Append::new(
+        school,
+        StreamName::roster(school),
+        kinds::MEMBER_UPSERTED,
+        actor,
+        member,
+    )
+}
+
+/// The append of `actor` removing `user` from `school`'s roster.
+pub(crate) fn member_removed(school: &str, actor: String, user: String) -> Append {
+    Append::new(
+        school,
+        StreamName::roster(school),
+        kinds::MEMBER_REMOVED,
+        actor,
+        &MemberRemoved { user },
+    )
 }
 
 /// Read one member.
