@@ -11,6 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use oneclass_actors::events::audit::{record_bodies_accessed, BodiesAccessed};
 use oneclass_actors::permissions::{can_read_bodies, can_read_journal};
+use oneclass_actors::wire_error::ErrorChain;
 use oneclass_protocol::channel::is_valid_id;
 use oneclass_protocol::journal::EventEnvelope;
 use oneclass_protocol::timestamp::{format_ms, parse_ms};
@@ -268,7 +269,7 @@ async fn export(
                     Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), next))
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "export stopped by a journal error");
+                    tracing::error!(error = %ErrorChain(&e), "export stopped by a journal error");
                     Some((Err(std::io::Error::other(e.to_string())), None))
                 }
             }
