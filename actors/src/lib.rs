@@ -1,32 +1,53 @@
-//! The actix actors of the OneClass hub and the messages between them.
+//! The actix actors of the OneClass hub, the messages between them, and the journal gateway they
+//! write through.
 //!
 //! ```text
 //! HubSupervisor            watches the journal's health and the school actors
 //! ├── SchoolRegistry       finds or starts the SchoolActor of a school, restarts dead ones
 //! │   └── SchoolActor      owns every channel of one school: heads, subscribers, fan-out,
-//! │                        presence, typing, roster; the single writer of its streams
-//! └── SessionActor         one per WebSocket (session/): auth, commands, catch-up replay, heartbeats
+//! │                        presence, typing, roster, inboxes; the single writer of its streams
+//! └── SessionActor         one per WebSocket: auth, commands, catch-up replay, heartbeats
 //! ```
 //!
 //! The journal's writer thread (group commit) lives in `oneclass-storage`; actors reach it through
-//! `Arc<dyn Journal>`. Sessions receive events through an [`session::Outbound`] queue that the
-//! school pushes shared bytes into and a single writer future drains.
+//! `Arc<dyn Journal>`, and every append is built by [`events`], the journal gateway. Sessions
+//! receive events through a [`session::Outbound`] queue that the school pushes shared bytes into
+//! and a single writer future drains.
+//!
+//! Layout: one folder per actor family, shared modules beside them.
+//!
+//! | module | what it owns |
+//! |---|---|
+//! | `school/` | the school actor, one concept per file (batch, channel, members, subscribe, …) |
+//! | `session/` | the WebSocket session, one concept per file (frames, connect, subscriptions, replay, recovery, queries, outbound queue, writer, live-session index) |
+//! | `events/` | the journal gateway: typed appends, idempotency keys, payload encoding, audit |
+//! | `notify/` | notifications: audience resolution and the journal batch of one notification |
+//! | `identity/` | credentials beyond signatures: token revocation |
+//! | `client_view` | which journal kinds a client sees, as protocol events |
+//! | `roster` | the pure roster model the school actor rebuilds from the journal |
+//! | `permissions` | every access rule, WebSocket and REST |
+//! | `wire_error` | the one mapping from storage and mailbox errors to wire errors |
+//!
+//! Families still to come each get a folder here when their first file lands (none exists yet):
+//! `delivery/` (provider actors: rate limits, circuit breaking, retries, failover per kind),
+//! `payments/` (payment sagas rebuilt from the journal), `webhooks/` (outbound webhook
+//! endpoints and their ordered queues), `files/` (bounded media processing off the workers), and
+//! more of `identity/` (MFA, API keys) and `notify/` (the dispatcher and its fallback policy).
 
-pub mod channel_state;
-pub mod convert;
+pub mod client_view;
+pub mod events;
+pub mod identity;
 pub mod limits;
 pub mod metrics;
+pub mod notify;
 pub mod permissions;
 pub mod principal;
 pub mod roster;
-pub mod school_actor;
+pub mod school;
 pub mod school_registry;
 pub mod session;
 pub mod supervisor;
 pub mod wire_error;
-
-/// The outbound queue's old path, kept while the school family still imports it from here.
-pub use session::outbound;
 
 pub use limits::Limits;
 pub use principal::{AuthError, Authenticator, Principal, Role};

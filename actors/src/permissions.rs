@@ -1,8 +1,22 @@
-//! Who may read and publish on which channel (the channel table of the protocol). Pure functions
-//! of the principal and the channel; the school's policy is passed in.
+//! Who may do what: every access rule of the hub, for the WebSocket (the channel table of the
+//! protocol) and for REST (notifications, roster, journal, revocation), as pure functions of the
+//! principal and the target. Each answers `Ok(())` or the error code to refuse with; the caller
+//! words the message. Tenant isolation comes first everywhere: a principal acts only in its own
+//! school, except a platform service (`school: "*"`, role `service`) where a rule says so.
+//!
+//! | function | allowed |
+//! |---|---|
+//! | [`can_read`] | a channel of the caller's school it may see (see the channel table) |
+//! | [`can_publish`] | announcements: staff and services; class: its members; DM: its two users; inbox: nobody |
+//! | [`can_notify`] | admins and services of the school; teachers only to a class of theirs |
+//! | [`can_manage_roster`] | admins and services of the school, platform services |
+//! | [`can_read_journal`] | analysts, admins and services of the school, platform services |
+//! | [`can_read_bodies`] | admins of the school only (and the access is audited) |
+//! | [`can_revoke`] | admins and services of the token's school, platform services |
 
 use oneclass_protocol::{ChannelName, ErrorCode};
 
+use crate::notify::Audience;
 use crate::principal::{Principal, Role};
 
 /// Checks that apply before anything else: the channel's school must be the caller's school.
@@ -34,20 +48,14 @@ pub fn can_read(p: &Principal, channel: &ChannelName) -> Result<(), ErrorCode> {
     allowed.then_some(()).ok_or(ErrorCode::Forbidden)
 }
 
-/// Whether `p` may publish on `channel`. `parents_read_only` is the school's policy for classes.
-pub fn can_publish(
-    p: &Principal,
-    channel: &ChannelName,
-    parents_read_only: bool,
-) -> Result<(), ErrorCode> {
+/// Whether `p` may publish on `channel`.
+pub fn can_publish(p: &Principal, channel: &ChannelName) -> Result<(), ErrorCode> {
     same_school(p, channel)?;
     let allowed = match channel {
         ChannelName::Announcements { .. } => {
             matches!(p.role, Role::Teacher | Role::Admin | Role::Service)
         }
-        ChannelName::Class { class, .. } => {
-            in_class(p, class) && !(parents_read_only && p.role == Role::Parent)
-        }
+        ChannelName::Class { class, .. } => in_class(p, class),
         ChannelName::Dm { a, b, .. } => p.user == *a || p.user == *b,
         // Inboxes are written by the hub only (notifications).
         ChannelName::Inbox { .. } => false,
@@ -55,9 +63,50 @@ pub fn can_publish(
     allowed.then_some(()).ok_or(ErrorCode::Forbidden)
 }
 
-/// Whether presence and typing are offered on `channel` (classes and DMs only).
+/// Whether presence and typing are offered on `channel` (classes and DMs only). The one place
+/// this is decided; the school actor caches it per channel.
 pub fn has_presence(channel: &ChannelName) -> bool {
     matches!(channel, ChannelName::Class { .. } | ChannelName::Dm { .. })
+}
+
+fn allow(allowed: bool) -> Result<(), ErrorCode> {
+    allowed.then_some(()).ok_or(ErrorCode::Forbidden)
+}
+
+/// Whether `p` may send a notification to `to` in `school`.
+pub fn can_notify(p: &Principal, school: &str, to: &Audience) -> Result<(), ErrorCode> {
+    allow(
+        p.in_school(school)
+            && match p.role {
+                Role::Admin | Role::Service => true,
+                Role::Teacher => matches!(to, Audience::Class(c) if p.classes.contains(c)),
+                _ => false,
+            },
+    )
+}
+
+/// Whether `p` may read and change `school`'s roster.
+pub fn can_manage_roster(p: &Principal, school: &str) -> Result<(), ErrorCode> {
+    allow(p.in_school(school) && matches!(p.role, Role::Admin | Role::Service))
+}
+
+/// Whether `p` may read `school`'s journal (metadata, analytics).
+pub fn can_read_journal(p: &Principal, school: &str) -> Result<(), ErrorCode> {
+    allow(
+        p.is_platform()
+            || (p.school == school
+                && matches!(p.role, Role::Analyst | Role::Admin | Role::Service)),
+    )
+}
+
+/// Whether `p` may read the payloads (message bodies, personal data) of `school`'s journal.
+pub fn can_read_bodies(p: &Principal, school: &str) -> Result<(), ErrorCode> {
+    allow(p.role == Role::Admin && p.school == school)
+}
+
+/// Whether `p` may revoke a token issued for `token_school`.
+pub fn can_revoke(p: &Principal, token_school: &str) -> Result<(), ErrorCode> {
+    allow(matches!(p.role, Role::Admin | Role::Service) && p.in_school(token_school))
 }
 
 #[cfg(test)]
@@ -90,7 +139,7 @@ mod tests {
                 "user:s1:u1",
             ] {
                 assert_eq!(can_read(&p, &ch(name)), Err(ErrorCode::Forbidden));
-                assert_eq!(can_publish(&p, &ch(name), false), Err(ErrorCode::Forbidden));
+                assert_eq!(can_publish(&p, &ch(name)), Err(ErrorCode::Forbidden));
             }
         }
     }
@@ -99,14 +148,10 @@ mod tests {
     fn parents_use_only_the_classes_in_their_token() {
         let p = principal("p1", "s1", Role::Parent, &["c1"]);
         assert!(can_read(&p, &ch("class:s1:c1")).is_ok());
-        assert!(can_publish(&p, &ch("class:s1:c1"), false).is_ok());
-        assert_eq!(
-            can_publish(&p, &ch("class:s1:c1"), true),
-            Err(ErrorCode::Forbidden)
-        );
+        assert!(can_publish(&p, &ch("class:s1:c1")).is_ok());
         assert_eq!(can_read(&p, &ch("class:s1:c2")), Err(ErrorCode::Forbidden));
         assert_eq!(
-            can_publish(&p, &ch("school:s1:announcements"), false),
+            can_publish(&p, &ch("school:s1:announcements")),
             Err(ErrorCode::Forbidden)
         );
         assert!(can_read(&p, &ch("school:s1:announcements")).is_ok());
@@ -125,12 +170,97 @@ mod tests {
         assert_eq!(can_read(&u1, &ch("user:s1:u2")), Err(ErrorCode::Forbidden));
         let admin = principal("a1", "s1", Role::Admin, &[]);
         assert_eq!(
-            can_publish(&admin, &ch("user:s1:u1"), false),
+            can_publish(&admin, &ch("user:s1:u1")),
             Err(ErrorCode::Forbidden)
         );
         assert_eq!(
-            can_publish(&u1, &ch("user:s1:u1"), false),
+            can_publish(&u1, &ch("user:s1:u1")),
             Err(ErrorCode::Forbidden)
+        );
+    }
+
+    const DENIED: Result<(), ErrorCode> = Err(ErrorCode::Forbidden);
+
+    #[test]
+    fn teachers_notify_only_their_own_classes_and_parents_never() {
+        let t = principal("t1", "s1", Role::Teacher, &["c1"]);
+        assert!(can_notify(&t, "s1", &Audience::Class("c1".into())).is_ok());
+        assert_eq!(can_notify(&t, "s1", &Audience::Class("c2".into())), DENIED);
+        assert_eq!(can_notify(&t, "s1", &Audience::School), DENIED);
+        assert_eq!(
+            can_notify(&t, "s1", &Audience::Users(vec!["u".into()])),
+            DENIED
+        );
+        let parent = principal("p1", "s1", Role::Parent, &["c1"]);
+        assert_eq!(
+            can_notify(&parent, "s1", &Audience::Class("c1".into())),
+            DENIED
+        );
+        let admin = principal("a1", "s1", Role::Admin, &[]);
+        assert!(can_notify(&admin, "s1", &Audience::School).is_ok());
+        assert_eq!(can_notify(&admin, "s2", &Audience::School), DENIED);
+        let platform = principal("svc", "*", Role::Service, &[]);
+        assert!(can_notify(&platform, "s2", &Audience::School).is_ok());
+    }
+
+    #[test]
+    fn the_roster_is_for_the_schools_admins_and_services() {
+        assert!(can_manage_roster(&principal("a", "s1", Role::Admin, &[]), "s1").is_ok());
+        assert!(can_manage_roster(&principal("s", "s1", Role::Service, &[]), "s1").is_ok());
+        assert!(can_manage_roster(&principal("s", "*", Role::Service, &[]), "s1").is_ok());
+        assert_eq!(
+            can_manage_roster(&principal("a", "s2", Role::Admin, &[]), "s1"),
+            DENIED
+        );
+        for role in [Role::Teacher, Role::Parent, Role::Analyst] {
+            assert_eq!(
+                can_manage_roster(&principal("u", "s1", role, &[]), "s1"),
+                DENIED
+            );
+        }
+    }
+
+    #[test]
+    fn the_journal_is_for_analysts_admins_and_services_but_bodies_only_for_admins() {
+        for role in [Role::Analyst, Role::Admin, Role::Service] {
+            assert!(can_read_journal(&principal("u", "s1", role, &[]), "s1").is_ok());
+            assert_eq!(
+                can_read_journal(&principal("u", "s2", role, &[]), "s1"),
+                DENIED
+            );
+        }
+        for role in [Role::Teacher, Role::Parent] {
+            assert_eq!(
+                can_read_journal(&principal("u", "s1", role, &[]), "s1"),
+                DENIED
+            );
+        }
+        let platform = principal("svc", "*", Role::Service, &[]);
+        assert!(can_read_journal(&platform, "s1").is_ok());
+        assert!(can_read_bodies(&principal("a", "s1", Role::Admin, &[]), "s1").is_ok());
+        assert_eq!(
+            can_read_bodies(&principal("a", "s2", Role::Admin, &[]), "s1"),
+            DENIED
+        );
+        assert_eq!(
+            can_read_bodies(&principal("x", "s1", Role::Analyst, &[]), "s1"),
+            DENIED
+        );
+        assert_eq!(can_read_bodies(&platform, "s1"), DENIED);
+    }
+
+    #[test]
+    fn tokens_are_revoked_by_admins_and_services_of_their_school_or_the_platform() {
+        assert!(can_revoke(&principal("a", "s1", Role::Admin, &[]), "s1").is_ok());
+        assert!(can_revoke(&principal("s", "s1", Role::Service, &[]), "s1").is_ok());
+        assert!(can_revoke(&principal("s", "*", Role::Service, &[]), "s9").is_ok());
+        assert_eq!(
+            can_revoke(&principal("a", "s1", Role::Admin, &[]), "s2"),
+            DENIED
+        );
+        assert_eq!(
+            can_revoke(&principal("t", "s1", Role::Teacher, &[]), "s1"),
+            DENIED
         );
     }
 }

@@ -1,12 +1,16 @@
 //! A school's members as the rest of the platform reports them (`PUT /v1/schools/{s}/members/{u}`).
 //! The roster is journaled on the stream `roster:{school}`; the school actor rebuilds it by
-//! replaying that stream and uses it to resolve the recipients of notifications.
+//! replaying that stream (its handlers are in `school/roster.rs`), and `notify::audience`
+//! resolves the recipients of notifications against it. This file is the pure model: applying a
+//! journaled event is the only way it changes, and an event whose payload does not decode is
+//! skipped.
 
 use std::collections::BTreeMap;
 
-use oneclass_protocol::journal::{decode_payload, kinds, EventEnvelope};
+use oneclass_protocol::journal::{kinds, EventEnvelope};
 use serde::{Deserialize, Serialize};
 
+use crate::events::payload::decode;
 use crate::principal::Role;
 
 /// How to reach a member outside the app.
@@ -55,11 +59,6 @@ pub struct MemberRemoved {
     pub user: String,
 }
 
-/// The stream a school's roster is journaled on.
-pub fn roster_stream(school: &str) -> String {
-    format!("roster:{school}")
-}
-
 /// The members of one school.
 #[derive(Debug, Default, Clone)]
 pub struct Roster {
@@ -71,12 +70,12 @@ impl Roster {
     pub fn apply(&mut self, e: &EventEnvelope) {
         match e.kind.as_str() {
             kinds::MEMBER_UPSERTED => {
-                if let Ok(m) = decode_payload::<Member>(&e.payload) {
+                if let Some(m) = decode::<Member>(&e.payload) {
                     self.members.insert(m.user.clone(), m);
                 }
             }
             kinds::MEMBER_REMOVED => {
-                if let Ok(r) = decode_payload::<MemberRemoved>(&e.payload) {
+                if let Some(r) = decode::<MemberRemoved>(&e.payload) {
                     self.members.remove(&r.user);
                 }
             }

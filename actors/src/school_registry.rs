@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 
 use crate::limits::Limits;
 use crate::metrics::metrics;
-use crate::school_actor::SchoolActor;
+use crate::school::SchoolActor;
 
 /// A registered school actor and the notice its sessions wait on.
 struct Entry {

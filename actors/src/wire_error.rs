@@ -9,6 +9,7 @@
 //! | [`StorageError::is_not_found`] | `not_found` | the error's own text |
 //! | [`StorageError::is_conflict`] | `conflict` | the error's own text |
 //! | anything else from storage (unavailable, backend) | `unavailable` | fixed, the cause is logged |
+//! | any storage error of work shared by many requests ([`unavailable`]) | `unavailable` | fixed, logged |
 //! | [`MailboxError`] (the actor stopped or its mailbox closed) | `unavailable` | fixed, logged |
 //!
 //! Internal causes never reach the client: only the fixed message goes out, and the log line
@@ -38,6 +39,15 @@ pub fn storage(what: &'static str, e: &StorageError) -> ErrorBody {
     if e.is_conflict() {
         return ErrorBody::new(ErrorCode::Conflict, e.to_string());
     }
+    tracing::warn!(operation = what, error = %ErrorChain(e), "journal operation failed");
+    ErrorBody::new(ErrorCode::Unavailable, JOURNAL_UNAVAILABLE)
+}
+
+/// Maps a storage error to `unavailable` whatever its kind, logging the cause chain: for work
+/// the caller's request did not decide alone, such as a school's group-commit batch (one invalid
+/// request would fail the whole batch, and the others are not at fault) or the head and cursor
+/// reads around it. `what` names the operation for the log.
+pub fn unavailable(what: &'static str, e: &StorageError) -> ErrorBody {
     tracing::warn!(operation = what, error = %ErrorChain(e), "journal operation failed");
     ErrorBody::new(ErrorCode::Unavailable, JOURNAL_UNAVAILABLE)
 }
@@ -90,6 +100,13 @@ mod tests {
         for (e, code) in cases {
             assert_eq!(storage("test", &e).code, code, "{e}");
         }
+    }
+
+    #[test]
+    fn shared_work_is_unavailable_whatever_storage_said() {
+        let body = unavailable("test", &StorageError::Invalid("empty stream".into()));
+        assert_eq!(body.code, ErrorCode::Unavailable);
+        assert_eq!(body.message, JOURNAL_UNAVAILABLE);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use oneclass_actors::{AuthError, Authenticator, Principal};
 pub use oneclass_protocol::token::Claims;
 
 use crate::config::AuthSettings;
-use crate::revocation::Revocations;
+use oneclass_actors::identity::revocation::Revocations;
 
 /// File under the data directory holding the development secret.
 pub const DEV_SECRET_FILE: &str = "dev-jwt-secret";

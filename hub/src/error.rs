@@ -3,8 +3,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use oneclass_actors::wire_error;
 use oneclass_protocol::reply::ErrorBody;
 use oneclass_protocol::ErrorCode;
+use oneclass_storage::StorageError;
 
 /// An error of a REST handler.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -32,6 +34,34 @@ impl ApiError {
 
     pub fn unavailable() -> Self {
         Self::new(ErrorCode::Unavailable, "temporarily unavailable, retry")
+    }
+
+    /// A storage error a route met itself (not through an actor): [`wire_error::storage`]
+    /// decides the code (a bad page token is `bad_request` with storage's text), and an
+    /// `unavailable` keeps the REST wording of [`ApiError::unavailable`].
+    pub fn storage(what: &'static str, e: &StorageError) -> Self {
+        Self::rest(wire_error::storage(what, e))
+    }
+
+    /// A storage error of a write the route cannot do without (a revocation, an access audit):
+    /// always `unavailable` ([`wire_error::unavailable`]), in the REST wording.
+    pub fn journal_unavailable(what: &'static str, e: &StorageError) -> Self {
+        Self::rest(wire_error::unavailable(what, e))
+    }
+
+    /// A refusal from [`oneclass_actors::permissions`], with the REST wording of a forbidden.
+    pub fn denied(code: ErrorCode) -> Self {
+        match code {
+            ErrorCode::Forbidden => Self::forbidden(),
+            code => Self::new(code, "not allowed"),
+        }
+    }
+
+    fn rest(body: ErrorBody) -> Self {
+        match body.code {
+            ErrorCode::Unavailable => Self::unavailable(),
+            _ => body.into(),
+        }
     }
 }
 

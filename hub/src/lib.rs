@@ -10,7 +10,6 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod journal_backend;
-pub mod revocation;
 pub mod routes;
 pub mod sandbox;
 pub mod startup;

@@ -18,7 +18,7 @@ pub struct EventEnvelope {
     pub day: String,
     /// UUID version 7 (time-ordered).
     pub event_id: Uuid,
-    /// `class:s1:c1`, `user:s1:u1`, `payment:{id}`, `roster:s1`, …
+    /// `class:s1:c1`, `user:s1:u1`, `roster:s1`, … (see [`crate::stream::StreamName`]).
     pub stream: String,
     /// Per stream, from 1, gap-free.
     pub seq: u64,
@@ -34,7 +34,10 @@ pub struct EventEnvelope {
     pub hash: [u8; 32],
 }
 
-/// Event kinds written by the hub core.
+/// Every event kind the hub writes, in one place: analysts filter on these names, so a kind is
+/// registered here before any code writes it (`kinds::ALL` is checked by a golden test here and by
+/// the journal gateway in `oneclass-actors`). A name never changes once written; a new meaning
+/// gets a new kind.
 pub mod kinds {
     /// A chat message on a class, DM or announcements channel.
     pub const CHAT_MESSAGE_POSTED: &str = "chat.message.posted";
@@ -46,6 +49,26 @@ pub mod kinds {
     pub const MEMBER_UPSERTED: &str = "roster.member.upserted";
     /// A roster member was removed (stream `roster:{school}`).
     pub const MEMBER_REMOVED: &str = "roster.member.removed";
+    /// A token was revoked before its expiry (stream `auth:revoked`).
+    pub const TOKEN_REVOKED: &str = "auth.token.revoked";
+    /// An admin read message bodies through the journal API (stream `audit:{school}`).
+    pub const BODIES_ACCESSED: &str = "audit.bodies.accessed";
+
+    /// Every registered kind.
+    pub const ALL: &[&str] = &[
+        CHAT_MESSAGE_POSTED,
+        NOTIFICATION_CREATED,
+        NOTIFICATION_POSTED,
+        MEMBER_UPSERTED,
+        MEMBER_REMOVED,
+        TOKEN_REVOKED,
+        BODIES_ACCESSED,
+    ];
+
+    /// Whether `kind` is registered.
+    pub fn is_known(kind: &str) -> bool {
+        ALL.contains(&kind)
+    }
 }
 
 /// Payload of `chat.message.posted`. The sender is the envelope's `actor`.

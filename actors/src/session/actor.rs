@@ -34,12 +34,12 @@ use super::recovery::SCHOOL_RESTARTING;
 use super::registry::LiveSessions;
 use super::subscriptions::SubInfo;
 use super::writer::write_loop;
-use crate::channel_state::SessionId;
 use crate::limits::Limits;
 use crate::metrics::metrics;
 use crate::principal::{Authenticator, Principal};
-use crate::school_actor::{Leave, SchoolActor};
+use crate::school::{Leave, SchoolActor};
 use crate::school_registry::SchoolRegistry;
+use crate::session::SessionId;
 
 /// Capacity of a session's actor mailbox. Events do not pass through it (they go to the
 /// outbound queue); only replies from other actors and control messages do.

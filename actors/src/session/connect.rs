@@ -20,7 +20,7 @@ use super::actor::{Phase, SessionActor};
 use super::subscriptions::base_of;
 use crate::permissions::can_read;
 use crate::principal::{AuthError, Principal};
-use crate::school_actor::{Join, Subscribe};
+use crate::school::{Join, Subscribe};
 
 impl SessionActor {
     pub(super) fn connect(
@@ -80,7 +80,7 @@ impl SessionActor {
         &mut self,
         id: Option<u32>,
         principal: Principal,
-        school: Addr<crate::school_actor::SchoolActor>,
+        school: Addr<crate::school::SchoolActor>,
         resume: BTreeMap<String, u64>,
         ctx: &mut Context<Self>,
     ) {

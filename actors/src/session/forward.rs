@@ -15,7 +15,7 @@ use super::actor::SessionActor;
 use super::queries::forbidden;
 use crate::permissions::{can_publish, can_read, has_presence};
 use crate::principal::Principal;
-use crate::school_actor::{MarkRead, PresenceOf, Publish, Typing};
+use crate::school::{MarkRead, PresenceOf, Publish, Typing};
 
 /// Longest accepted `client_msg_id`.
 const MAX_CLIENT_MSG_ID: usize = 128;
@@ -43,7 +43,7 @@ impl SessionActor {
         client_msg_id: Option<String>,
         ctx: &mut Context<Self>,
     ) {
-        if let Err(code) = can_publish(principal, &channel, false) {
+        if let Err(code) = can_publish(principal, &channel) {
             return self.reply_err(id, forbidden(code, &channel));
         }
         if client_msg_id

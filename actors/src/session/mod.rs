@@ -41,4 +41,4 @@ mod writer;
 
 pub use actor::{SessionActor, SessionDeps};
 pub use outbound::{Drained, OutFrame, Outbound};
-pub use registry::LiveSessions;
+pub use registry::{LiveSessions, SessionId};

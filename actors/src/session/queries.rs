@@ -13,7 +13,7 @@ use oneclass_protocol::reply::{ChannelSummary, Channels, ErrorBody, History, OkB
 use oneclass_protocol::{ChannelName, ErrorCode};
 
 use super::actor::SessionActor;
-use crate::convert::to_event;
+use crate::client_view::to_event;
 use crate::permissions::can_read;
 use crate::principal::Principal;
 use crate::wire_error;

@@ -14,7 +14,7 @@ use actix::prelude::*;
 use oneclass_protocol::{ChannelName, CloseCode};
 
 use super::actor::{Phase, SessionActor};
-use crate::school_actor::{Join, Leave, Subscribe};
+use crate::school::{Join, Leave, Subscribe};
 use crate::wire_error;
 
 /// The message of every `unavailable` answer caused by a school actor that is gone or being

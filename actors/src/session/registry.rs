@@ -13,7 +13,9 @@ use oneclass_protocol::CloseCode;
 use parking_lot::Mutex;
 
 use super::outbound::Outbound;
-use crate::channel_state::SessionId;
+
+/// A session's id, unique in the process; schools key their subscribers by it.
+pub type SessionId = u64;
 
 /// The open sessions of this process.
 #[derive(Debug, Default)]

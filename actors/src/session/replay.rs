@@ -20,9 +20,9 @@ use oneclass_storage::StorageError;
 
 use super::actor::SessionActor;
 use super::subscriptions::SubState;
-use crate::convert::to_event;
+use crate::client_view::to_event;
 use crate::metrics::metrics;
-use crate::school_actor::{CatchUp, CatchUpDone, SchoolActor};
+use crate::school::{CatchUp, CatchUpDone, SchoolActor};
 use crate::wire_error::ErrorChain;
 
 /// Why a replay future finished.

@@ -45,7 +45,7 @@ use super::actor::SessionActor;
 use super::queries::forbidden;
 use crate::permissions::can_read;
 use crate::principal::Principal;
-use crate::school_actor::{CatchUp, SchoolActor, Subscribe, Unsubscribe};
+use crate::school::{CatchUp, SchoolActor, Subscribe, Unsubscribe};
 
 /// Where one subscription is in its life cycle (the session's half; see the module doc).
 #[derive(Debug)]

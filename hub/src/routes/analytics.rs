@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use oneclass_actors::permissions::can_read_journal;
 use oneclass_protocol::channel::is_valid_id;
 use oneclass_storage::EventQuery;
 
 use crate::error::ApiError;
 use crate::routes::auth::principal;
-use crate::routes::journal::{parse_bound, require_analyst};
+use crate::routes::journal::parse_bound;
 use crate::startup::AppState;
 
 /// Events read per journal page while counting.
@@ -35,7 +36,7 @@ async fn summary(
     if !is_valid_id(&q.school) {
         return Err(ApiError::bad_request("invalid school id"));
     }
-    require_analyst(&p, &q.school)?;
+    can_read_journal(&p, &q.school).map_err(ApiError::denied)?;
     let (from_ms, to_ms) = (parse_bound("from", &q.from)?, parse_bound("to", &q.to)?);
     let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut query = EventQuery {
@@ -52,10 +53,7 @@ async fn summary(
             .journal()
             .query(query.clone())
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "summary query failed");
-                ApiError::unavailable()
-            })?;
+            .map_err(|e| ApiError::journal_unavailable("summary query", &e))?;
         for e in &page.events {
             *counts
                 .entry(e.day.clone())

@@ -1,7 +1,7 @@
 //! The caller of a REST request, from `Authorization: Bearer <jwt>`.
 
 use actix_web::HttpRequest;
-use oneclass_actors::{Authenticator, Principal, Role};
+use oneclass_actors::{Authenticator, Principal};
 use oneclass_protocol::ErrorCode;
 
 use crate::error::ApiError;
@@ -21,10 +21,4 @@ pub fn principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiEr
         .auth
         .verify(token.trim())
         .map_err(|e| ApiError::new(ErrorCode::Unauthorized, e.to_string()))
-}
-
-/// Requires an admin of `school` or a service token for it (or a platform service).
-pub fn require_admin(p: &Principal, school: &str) -> Result<(), ApiError> {
-    let ok = p.in_school(school) && matches!(p.role, Role::Admin | Role::Service);
-    ok.then_some(()).ok_or_else(ApiError::forbidden)
 }

@@ -4,16 +4,19 @@
 //!
 //! Events carry metadata only. Payloads (message bodies, personal data) appear only for an
 //! `admin` who passes `include_bodies=true` with a `reason`; that access is itself journaled as
-//! `audit.bodies.accessed` on the stream `audit:{school}` before any body is returned.
+//! `audit.bodies.accessed` on the stream `audit:{school}` ([`oneclass_actors::events::audit`])
+//! before any body is returned. Who may read is decided by [`oneclass_actors::permissions`].
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use oneclass_actors::{Principal, Role};
+use oneclass_actors::events::audit::{record_bodies_accessed, BodiesAccessed};
+use oneclass_actors::permissions::{can_read_bodies, can_read_journal};
+use oneclass_actors::wire_error::ErrorChain;
 use oneclass_protocol::channel::is_valid_id;
-use oneclass_protocol::journal::{encode_payload, EventEnvelope};
-use oneclass_protocol::timestamp::{format_ms, now_ms, parse_ms};
+use oneclass_protocol::journal::EventEnvelope;
+use oneclass_protocol::timestamp::{format_ms, parse_ms};
 use oneclass_protocol::ErrorCode;
-use oneclass_storage::{AppendRequest, EventQuery, Journal};
+use oneclass_storage::EventQuery;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -58,13 +61,6 @@ pub fn parse_bound(name: &str, value: &str) -> Result<i64, ApiError> {
         parse_ms(value)
     };
     parsed.ok_or_else(|| ApiError::bad_request(format!("`{name}` must be RFC 3339 or YYYY-MM-DD")))
-}
-
-/// Who may read a school's journal: its analysts and admins, and platform services.
-pub fn require_analyst(p: &Principal, school: &str) -> Result<(), ApiError> {
-    let allowed = p.is_platform()
-        || (p.school == school && matches!(p.role, Role::Analyst | Role::Admin | Role::Service));
-    allowed.then_some(()).ok_or_else(ApiError::forbidden)
 }
 
 /// One event as the API shows it.
@@ -150,7 +146,7 @@ async fn prepare(
     if !is_valid_id(&q.school) {
         return Err(ApiError::bad_request("invalid school id"));
     }
-    require_analyst(&p, &q.school)?;
+    can_read_journal(&p, &q.school).map_err(ApiError::denied)?;
     let from_ms = parse_bound("from", &q.from)?;
     let to_ms = parse_bound("to", &q.to)?;
     if to_ms <= from_ms {
@@ -158,7 +154,7 @@ async fn prepare(
     }
     let with_bodies = if q.include_bodies {
         let reason = q.reason.as_deref().map(str::trim).unwrap_or_default();
-        if p.role != Role::Admin || p.school != q.school {
+        if can_read_bodies(&p, &q.school).is_err() {
             return Err(ApiError::new(
                 ErrorCode::Forbidden,
                 "bodies are for the school's admins",
@@ -167,7 +163,21 @@ async fn prepare(
         if reason.len() < 5 {
             return Err(ApiError::bad_request("include_bodies needs a `reason`"));
         }
-        journal_access(state.registry.journal().as_ref(), &p, q, route, reason).await?;
+        let access = BodiesAccessed {
+            route,
+            reason,
+            from: &q.from,
+            to: &q.to,
+            kind: q.kind.as_deref(),
+        };
+        record_bodies_accessed(
+            state.registry.journal().as_ref(),
+            &q.school,
+            &p.user,
+            &access,
+        )
+        .await
+        .map_err(|e| ApiError::journal_unavailable("body-access audit, access refused", &e))?;
         true
     } else {
         false
@@ -181,56 +191,6 @@ async fn prepare(
         page_token: q.page_token.clone(),
     };
     Ok((query, with_bodies))
-}
-
-/// Payload of `audit.bodies.accessed`.
-#[derive(Debug, Serialize)]
-struct BodiesAccessed<'a> {
-    route: &'a str,
-    reason: &'a str,
-    from: &'a str,
-    to: &'a str,
-    kind: Option<&'a str>,
-}
-
-async fn journal_access(
-    journal: &dyn Journal,
-    p: &Principal,
-    q: &RangeQuery,
-    route: &str,
-    reason: &str,
-) -> Result<(), ApiError> {
-    let payload = BodiesAccessed {
-        route,
-        reason,
-        from: &q.from,
-        to: &q.to,
-        kind: q.kind.as_deref(),
-    };
-    let request = AppendRequest {
-        school_id: q.school.clone(),
-        stream: format!("audit:{}", q.school),
-        kind: "audit.bodies.accessed".into(),
-        actor: p.user.clone(),
-        occurred_at: now_ms(),
-        payload: encode_payload(&payload),
-        idempotency: None,
-    };
-    journal.append(vec![request]).await.map_err(|e| {
-        tracing::error!(error = %e, "could not journal a body access; refusing it");
-        ApiError::unavailable()
-    })?;
-    Ok(())
-}
-
-fn storage_error(e: oneclass_storage::StorageError) -> ApiError {
-    if e.to_string().contains("page token")
-        || matches!(e, oneclass_storage::StorageError::Invalid(_))
-    {
-        return ApiError::bad_request(e.to_string());
-    }
-    tracing::warn!(error = %e, "journal query failed");
-    ApiError::unavailable()
 }
 
 async fn events(
@@ -247,7 +207,7 @@ async fn events(
         .journal()
         .query(query)
         .await
-        .map_err(storage_error)?;
+        .map_err(|e| ApiError::storage("journal query", &e))?;
     let events: Vec<EventView> = page
         .events
         .iter()
@@ -309,7 +269,7 @@ async fn export(
                     Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), next))
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "export stopped by a journal error");
+                    tracing::error!(error = %ErrorChain(&e), "export stopped by a journal error");
                     Some((Err(std::io::Error::other(e.to_string())), None))
                 }
             }

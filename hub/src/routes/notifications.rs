@@ -3,8 +3,8 @@
 //! resume. The `Idempotency-Key` header makes retries safe.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use oneclass_actors::school_actor::{Audience, Notify};
-use oneclass_actors::Role;
+use oneclass_actors::notify::{Audience, Notify};
+use oneclass_actors::permissions::can_notify;
 use oneclass_protocol::channel::is_valid_id;
 use oneclass_protocol::command::Body;
 use serde::Deserialize;
@@ -48,7 +48,7 @@ fn audience(to: To) -> Result<Audience, ApiError> {
             Ok(Audience::Users(users))
         }
         (None, Some(class), None) if is_valid_id(&class) => Ok(Audience::Class(class)),
-        (None, None, Some(true)) => Ok(Audience::School(true)),
+        (None, None, Some(true)) => Ok(Audience::School),
         _ => Err(ApiError::bad_request(
             "`to` must be exactly one of {users: [...]}, {class: \"id\"} or {school: true}",
         )),
@@ -75,14 +75,7 @@ async fn create(
         return Err(ApiError::forbidden());
     }
     let to = audience(b.to)?;
-    let allowed = match p.role {
-        Role::Admin | Role::Service => true,
-        Role::Teacher => matches!(&to, Audience::Class(c) if p.classes.contains(c)),
-        _ => false,
-    };
-    if !allowed {
-        return Err(ApiError::forbidden());
-    }
+    can_notify(&p, &b.school, &to).map_err(ApiError::denied)?;
     if b.kind.is_empty()
         || b.kind.len() > 64
         || b.title.len() > MAX_TITLE

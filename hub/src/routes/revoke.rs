@@ -1,17 +1,15 @@
 //! `POST /v1/auth/revoke` with `{"token": "<jwt>"}`: revokes a token before it expires. An admin
 //! may revoke tokens of their own school, a service token of its school or a platform service any.
-//! The revocation is journaled first; then every session using the token closes with 4003.
+//! The revocation is journaled first (by [`oneclass_actors::identity::revocation`]); then every
+//! session using the token closes with 4003.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use oneclass_actors::Role;
-use oneclass_protocol::journal::encode_payload;
-use oneclass_protocol::timestamp::now_ms;
+use oneclass_actors::identity::revocation::TokenRevoked;
+use oneclass_actors::permissions::can_revoke;
 use oneclass_protocol::CloseCode;
-use oneclass_storage::AppendRequest;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::revocation::{TokenRevoked, REVOCATION_STREAM, TOKEN_REVOKED};
 use crate::routes::auth::principal;
 use crate::startup::AppState;
 
@@ -35,10 +33,7 @@ async fn revoke(
         .auth
         .inspect(&body.token)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let allowed = matches!(p.role, Role::Admin | Role::Service) && p.in_school(&claims.school);
-    if !allowed {
-        return Err(ApiError::forbidden());
-    }
+    can_revoke(&p, &claims.school).map_err(ApiError::denied)?;
     let jti = claims
         .jti
         .clone()
@@ -49,25 +44,12 @@ async fn revoke(
         user: claims.sub.clone(),
         school: claims.school.clone(),
     };
-    let request = AppendRequest {
-        school_id: claims.school.clone(),
-        stream: REVOCATION_STREAM.into(),
-        kind: TOKEN_REVOKED.into(),
-        actor: p.user,
-        occurred_at: now_ms(),
-        payload: encode_payload(&event),
-        idempotency: None,
-    };
     state
-        .registry
-        .journal()
-        .append(vec![request])
+        .auth
+        .revocations()
+        .revoke(state.registry.journal().as_ref(), &p.user, &event)
         .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "revocation not journaled");
-            ApiError::unavailable()
-        })?;
-    state.auth.revocations().insert(&jti, claims.exp);
+        .map_err(|e| ApiError::journal_unavailable("revocation", &e))?;
     let closed = state
         .session_deps
         .sessions

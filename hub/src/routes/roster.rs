@@ -1,17 +1,18 @@
 //! The roster API: `PUT`, `GET`, `DELETE /v1/schools/{school}/members/{user}` and
-//! `GET /v1/schools/{school}/members?class=`. Admins of the school and services only; every
-//! change is journaled by the school actor.
+//! `GET /v1/schools/{school}/members?class=`. Admins of the school and services only
+//! ([`can_manage_roster`]); every change is journaled by the school actor.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use oneclass_actors::permissions::can_manage_roster;
 use oneclass_actors::roster::{Contacts, Locale, Member};
-use oneclass_actors::school_actor::{GetMember, ListMembers, RemoveMember, UpsertMember};
+use oneclass_actors::school::{GetMember, ListMembers, RemoveMember, UpsertMember};
 use oneclass_actors::Role;
 use oneclass_protocol::channel::is_valid_id;
 use oneclass_protocol::ErrorCode;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::routes::auth::{principal, require_admin};
+use crate::routes::auth::principal;
 use crate::startup::AppState;
 
 /// Most classes, guardianships or preferences one member may list.
@@ -62,7 +63,7 @@ async fn put(
 ) -> Result<HttpResponse, ApiError> {
     let (school, user) = path.into_inner();
     let p = principal(&req, &state)?;
-    require_admin(&p, &school)?;
+    can_manage_roster(&p, &school).map_err(ApiError::denied)?;
     check_ids(&school, &user)?;
     let b = body.into_inner();
     if b.classes.len() > MAX_LIST || b.guardian_of.len() > MAX_LIST || b.preferences.len() > 4 {
@@ -112,7 +113,7 @@ async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (school, user) = path.into_inner();
-    require_admin(&principal(&req, &state)?, &school)?;
+    can_manage_roster(&principal(&req, &state)?, &school).map_err(ApiError::denied)?;
     check_ids(&school, &user)?;
     match state.registry.get(&school).send(GetMember { user }).await? {
         Some(member) => Ok(HttpResponse::Ok().json(member)),
@@ -127,7 +128,7 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let (school, user) = path.into_inner();
     let p = principal(&req, &state)?;
-    require_admin(&p, &school)?;
+    can_manage_roster(&p, &school).map_err(ApiError::denied)?;
     check_ids(&school, &user)?;
     if state
         .registry
@@ -156,7 +157,7 @@ async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let school = path.into_inner();
-    require_admin(&principal(&req, &state)?, &school)?;
+    can_manage_roster(&principal(&req, &state)?, &school).map_err(ApiError::denied)?;
     if !is_valid_id(&school) {
         return Err(ApiError::bad_request("invalid school id"));
     }

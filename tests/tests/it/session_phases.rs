@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use oneclass_actors::school_actor::Crash;
+use oneclass_actors::school::Crash;
 use oneclass_actors::Role;
 use oneclass_protocol::client::Client;
 use oneclass_protocol::command::{Body, Command};

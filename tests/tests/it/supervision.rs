@@ -1,7 +1,7 @@
 //! Supervision: a school actor that dies mid-traffic is replaced, and seqs continue with no gap
 //! or duplicate for live subscribers.
 
-use oneclass_actors::school_actor::Crash;
+use oneclass_actors::school::Crash;
 use oneclass_actors::Role;
 use oneclass_protocol::client::Client;
 use oneclass_protocol::{Codec, ErrorCode, Event};

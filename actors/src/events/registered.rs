@@ -1,0 +1,99 @@
+//! Test only: every append the actors build carries a kind registered in
+//! [`oneclass_protocol::journal::kinds::ALL`], and together they write every registered kind.
+//! A new writer adds its builder here; [`super::Append::new`] also refuses an unregistered kind
+//! in every debug build, so a writer missing from this list still fails the suites.
+
+use std::collections::BTreeSet;
+
+use oneclass_protocol::journal::kinds;
+use oneclass_protocol::ChannelName;
+
+use super::audit::{bodies_accessed, BodiesAccessed};
+use super::Append;
+use crate::identity::revocation::{revoked, TokenRevoked};
+use crate::notify::{Audience, Notify};
+use crate::roster::Member;
+use crate::school::{member_removed, member_upserted, Publish};
+use crate::Role;
+
+fn every_append_the_actors_build() -> Vec<Append> {
+    let mut all = vec![Publish {
+        user: "u1".into(),
+        channel: ChannelName::parse("class:s1:c1").unwrap(),
+        body: Default::default(),
+        client_msg_id: Some("m1".into()),
+    }
+    .append("s1")];
+    all.extend(
+        Notify {
+            actor: "a1".into(),
+            idempotency_key: "k1".into(),
+            to: Audience::School,
+            kind: "k".into(),
+            title: "t".into(),
+            body: "b".into(),
+            data: Default::default(),
+        }
+        .appends("s1", vec!["u1".into()]),
+    );
+    let member = Member {
+        user: "u1".into(),
+        role: Role::Parent,
+        classes: vec![],
+        guardian_of: vec![],
+        locale: Default::default(),
+        contacts: Default::default(),
+        preferences: vec![],
+    };
+    all.push(member_upserted("s1", "a1".into(), &member));
+    all.push(member_removed("s1", "a1".into(), "u1".into()));
+    all.push(revoked(
+        "a1",
+        &TokenRevoked {
+            jti: "j1".into(),
+            exp: 1,
+            user: "u1".into(),
+            school: "s1".into(),
+        },
+    ));
+    all.push(bodies_accessed(
+        "s1",
+        "a1",
+        &BodiesAccessed {
+            route: "events",
+            reason: "audit request",
+            from: "2026-01-01",
+            to: "2026-01-02",
+            kind: None,
+        },
+    ));
+    all
+}
+
+#[test]
+fn every_kind_the_actors_write_is_registered_and_every_registered_kind_is_written() {
+    let written: BTreeSet<String> = every_append_the_actors_build()
+        .iter()
+        .map(|a| a.kind().to_owned())
+        .collect();
+    for kind in &written {
+        assert!(
+            kinds::is_known(kind),
+            "`{kind}` is written but not registered"
+        );
+    }
+    let registered: BTreeSet<String> = kinds::ALL.iter().map(|k| k.to_string()).collect();
+    assert_eq!(written, registered);
+}
+
+#[test]
+fn every_append_names_a_stream_that_parses_back_to_its_typed_name() {
+    for a in every_append_the_actors_build() {
+        assert_eq!(
+            &oneclass_protocol::StreamName::parse(a.stream_name()).unwrap(),
+            a.stream(),
+            "{}",
+            a.stream_name()
+        );
+    }
+}

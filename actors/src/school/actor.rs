@@ -1,0 +1,103 @@
+//! The [`SchoolActor`]'s state, its start (roster rebuild, idle check) and its test-only crash.
+//!
+//! The state is only touched from the actor's own context; the other files of this folder add
+//! handlers and methods to it. A failed roster rebuild stops the actor before it handles any
+//! message (the registry starts a new one on the next lookup), so no request ever sees a
+//! half-loaded roster.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use oneclass_storage::Journal;
+
+use super::batch::PendingWrite;
+use super::channel::{ChannelState, SessionId};
+use crate::limits::Limits;
+use crate::roster::Roster;
+use crate::session::outbound::Outbound;
+
+/// How often the actor checks whether it has been idle long enough to stop.
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// Messages the mailbox holds before senders wait: room for a burst of publishes from every
+/// session of a busy school to join one group commit. Not a slow-consumer signal (that is the
+/// sessions' outbound queues).
+const MAILBOX_CAPACITY: usize = 1024;
+
+/// A session known to the school.
+#[derive(Debug)]
+pub(super) struct SessionEntry {
+    pub(super) user: String,
+    pub(super) outbound: Arc<Outbound>,
+}
+
+/// The actor of one school.
+pub struct SchoolActor {
+    pub(super) school: String,
+    pub(super) journal: Arc<dyn Journal>,
+    pub(super) limits: Limits,
+    pub(super) roster: Roster,
+    /// Channels used since the actor started, by name.
+    pub(super) channels: HashMap<String, ChannelState>,
+    pub(super) sessions: HashMap<SessionId, SessionEntry>,
+    /// Each user's joined sessions (for the per-user cap and `send_to_user`).
+    pub(super) users: HashMap<String, HashSet<SessionId>>,
+    /// Appends waiting for the next flush.
+    pub(super) pending: Vec<PendingWrite>,
+    pub(super) flush_scheduled: bool,
+    /// Last join, leave or write; the idle check stops the actor some time after it.
+    pub(super) last_active: Instant,
+}
+
+impl SchoolActor {
+    pub fn new(school: String, journal: Arc<dyn Journal>, limits: Limits) -> Self {
+        Self {
+            school,
+            journal,
+            limits,
+            roster: Roster::default(),
+            channels: HashMap::new(),
+            sessions: HashMap::new(),
+            users: HashMap::new(),
+            pending: Vec::new(),
+            flush_scheduled: false,
+            last_active: Instant::now(),
+        }
+    }
+}
+
+impl Actor for SchoolActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        self.rebuild_roster(ctx);
+        ctx.run_interval(IDLE_CHECK, |act, ctx| {
+            let idle = act.sessions.is_empty()
+                && act.pending.is_empty()
+                && act.channels.values().all(|c| c.inflight == 0)
+                && act.last_active.elapsed() >= act.limits.school_idle;
+            if idle {
+                tracing::debug!(school = %act.school, "school actor idle, stopping");
+                ctx.stop();
+            }
+        });
+        tracing::debug!(school = %self.school, "school actor started");
+    }
+}
+
+/// Makes the actor panic, to test supervision.
+#[cfg(feature = "fault-injection")]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+#[cfg(feature = "fault-injection")]
+impl Handler<Crash> for SchoolActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, _: &mut Context<Self>) {
+        panic!("school actor crash requested by a test");
+    }
+}

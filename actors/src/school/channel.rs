@@ -1,0 +1,431 @@
+//! One channel of a school, and the ordered fan-out of its commits.
+//!
+//! [`ChannelState`] keeps the delivered head, a reorder buffer for commits that complete out of
+//! order, the subscribers with their catch-up state, presence and typing. It is pure (no actor,
+//! no I/O): the actor methods below feed it commits and act on what it returns.
+//!
+//! Invariants: every seq up to `head` is committed and was delivered to every live subscriber in
+//! order; a commit at or below `head` is ignored (a duplicate from gap filling); a commit above
+//! `head + 1` waits in `reorder`. Fan-out encodes each event at most once per codec
+//! ([`Encoded`]) and hands the same bytes to every subscriber; a run of consecutive commits
+//! reaches each subscriber as one queue push.
+//!
+//! Failure modes: a subscriber whose queue refuses a push (closed, or over its byte bound) is
+//! reported back as dead and dropped by the actor (a slow consumer). A gap that nothing in flight
+//! will fill (an append of a previous incarnation of the actor committed after this one read the
+//! head) is filled by reading the missing seqs from the journal; if that read fails it is logged
+//! and retried after the channel's next commit.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use oneclass_protocol::journal::EventEnvelope;
+use oneclass_protocol::{ChannelName, Codec, Event};
+
+use super::SchoolActor;
+use crate::client_view::to_event;
+use crate::metrics::metrics;
+use crate::permissions::has_presence;
+use crate::session::outbound::{OutFrame, Outbound};
+use crate::wire_error::ErrorChain;
+
+pub use crate::session::SessionId;
+
+/// An event with its encodings, made on first use and shared by every receiver.
+#[derive(Debug)]
+pub struct Encoded {
+    event: Event,
+    bytes: [OnceCell<Bytes>; 2],
+}
+
+impl Encoded {
+    pub fn new(event: Event) -> Self {
+        Self {
+            event,
+            bytes: [OnceCell::new(), OnceCell::new()],
+        }
+    }
+
+    /// The event's bytes in `codec`, encoded on first use.
+    pub fn bytes(&self, codec: Codec) -> Bytes {
+        self.bytes[codec.index()]
+            .get_or_init(|| codec.encode(&self.event))
+            .clone()
+    }
+}
+
+/// A committed (journaled) event of a channel: its seq and its shared encodings. Events that are
+/// not journaled (presence, typing, read) are sent as a bare [`Encoded`] and have no seq.
+#[derive(Debug)]
+pub struct Committed {
+    pub seq: u64,
+    pub encoded: Encoded,
+}
+
+impl Committed {
+    pub fn new(seq: u64, event: Event) -> Rc<Self> {
+        Rc::new(Self {
+            seq,
+            encoded: Encoded::new(event),
+        })
+    }
+
+    pub fn bytes(&self, codec: Codec) -> Bytes {
+        self.encoded.bytes(codec)
+    }
+}
+
+/// Where a subscriber is in its subscription (see the state table in `subscribe.rs`).
+#[derive(Debug)]
+pub enum SubState {
+    /// Receiving live events.
+    Live,
+    /// The session replays the journal up to `until`; live events above it wait in `buffer`.
+    CatchingUp {
+        until: u64,
+        buffer: Vec<Rc<Committed>>,
+    },
+}
+
+/// One session subscribed to a channel.
+#[derive(Debug)]
+pub struct Subscriber {
+    pub user: String,
+    pub outbound: Arc<Outbound>,
+    /// The session's counter for this subscription; stale catch-up calls carry an older one.
+    pub generation: u64,
+    pub state: SubState,
+}
+
+/// What a fan-out found: sessions whose queue closed (to be dropped by the caller).
+pub type Dead = Vec<SessionId>;
+
+/// One channel of a school.
+#[derive(Debug)]
+pub struct ChannelState {
+    pub name: String,
+    /// Whether presence and typing are offered here, decided once from the typed name.
+    pub presence: bool,
+    /// Highest seq delivered to subscribers; every seq up to it is committed.
+    pub head: u64,
+    /// Commits above `head + 1` waiting for the ones before them.
+    pub reorder: BTreeMap<u64, Rc<Committed>>,
+    /// Appends to this channel not yet answered by the journal.
+    pub inflight: usize,
+    pub subscribers: HashMap<SessionId, Subscriber>,
+    /// Users with at least one subscription, and how many.
+    pub present: HashMap<String, usize>,
+    /// When each user last sent a typing event (throttle).
+    pub typing: HashMap<String, Instant>,
+}
+
+impl ChannelState {
+    pub fn new(channel: &ChannelName, head: u64) -> Self {
+        Self {
+            name: channel.to_string(),
+            presence: has_presence(channel),
+            head,
+            reorder: BTreeMap::new(),
+            inflight: 0,
+            subscribers: HashMap::new(),
+            present: HashMap::new(),
+            typing: HashMap::new(),
+        }
+    }
+
+    /// Takes a committed event; delivers it and any that were waiting for it, in seq order.
+    pub fn committed(&mut self, event: Rc<Committed>, buffer_cap: usize) -> Dead {
+        if event.seq <= self.head {
+            return Vec::new();
+        }
+        self.reorder.insert(event.seq, event);
+        self.deliver_ready(buffer_cap)
+    }
+
+    /// Whether a gap blocks delivery with nothing in flight that could fill it (an append of a
+    /// previous incarnation of the school actor committed after this one read the head).
+    pub fn has_stalled_gap(&self) -> bool {
+        self.inflight == 0
+            && self
+                .reorder
+                .keys()
+                .next()
+                .is_some_and(|&first| first > self.head + 1)
+    }
+
+    fn deliver_ready(&mut self, buffer_cap: usize) -> Dead {
+        let mut ready = Vec::new();
+        while let Some(entry) = self.reorder.first_entry() {
+            if *entry.key() != self.head + 1 {
+                break;
+            }
+            ready.push(entry.remove());
+            self.head += 1;
+        }
+        if ready.is_empty() {
+            return Vec::new();
+        }
+        let mut dead = Vec::new();
+        let head = self.head;
+        for (id, sub) in self.subscribers.iter_mut() {
+            match &mut sub.state {
+                SubState::Live => {
+                    let codec = sub.outbound.codec();
+                    let frames: Vec<Bytes> = ready.iter().map(|e| e.bytes(codec)).collect();
+                    metrics()
+                        .messages_out
+                        .fetch_add(frames.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    if !sub.outbound.push_events(&self.name, head, &frames) {
+                        dead.push(*id);
+                    }
+                }
+                SubState::CatchingUp { until, buffer } => {
+                    buffer.extend(ready.iter().filter(|e| e.seq > *until).cloned());
+                    if buffer.len() > buffer_cap {
+                        // The replay reads these from the journal instead of holding them here.
+                        buffer.clear();
+                        *until = head;
+                    }
+                }
+            }
+        }
+        dead
+    }
+
+    /// Adds a user's subscription to presence; true if the user just became present.
+    pub fn add_presence(&mut self, user: &str) -> bool {
+        let n = self.present.entry(user.to_owned()).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// Removes a user's subscription from presence; true if the user just left.
+    pub fn remove_presence(&mut self, user: &str) -> bool {
+        match self.present.get_mut(user) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                self.present.remove(user);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sends a non-journaled event (presence, typing, read) to every subscriber but `except`.
+    pub fn broadcast(&self, event: &Event, except_user: Option<&str>) {
+        let encoded = Encoded::new(event.clone());
+        for sub in self.subscribers.values() {
+            if except_user.is_some_and(|u| u == sub.user) {
+                continue;
+            }
+            sub.outbound
+                .push(OutFrame::Data(encoded.bytes(sub.outbound.codec())));
+        }
+    }
+}
+
+impl SchoolActor {
+    /// Fans out a committed event of a channel (kinds clients do not see are skipped).
+    pub(super) fn apply_channel_commit(&mut self, e: &EventEnvelope) {
+        let Some(event) = to_event(e) else { return };
+        let cap = self.limits.catch_up_buffer;
+        let dead = match self.channels.get_mut(&e.stream) {
+            Some(ch) => ch.committed(Committed::new(e.seq, event), cap),
+            None => Vec::new(),
+        };
+        self.drop_sessions(dead);
+    }
+
+    /// Reads from the journal the seqs a stalled reorder buffer waits for.
+    pub(super) fn fill_stalled_gaps(&mut self, streams: &[String], ctx: &mut Context<Self>) {
+        for name in streams {
+            let Some(ch) = self.channels.get(name) else {
+                continue;
+            };
+            if !ch.has_stalled_gap() {
+                continue;
+            }
+            let (from, until) = (ch.head + 1, *ch.reorder.keys().next().unwrap_or(&ch.head));
+            let journal = self.journal.clone();
+            let stream = name.clone();
+            ctx.spawn(
+                async move {
+                    let read = journal
+                        .read_stream(&stream, from, (until - from) as usize)
+                        .await;
+                    (stream, read)
+                }
+                .into_actor(self)
+                .map(|(stream, read), act, _| match read {
+                    Ok(events) => {
+                        for e in events {
+                            act.apply_channel_commit(&e);
+                        }
+                    }
+                    Err(e) => tracing::warn!(
+                        school = %act.school,
+                        channel = %stream,
+                        error = %ErrorChain(&e),
+                        "could not read the seqs a stalled channel waits for; \
+                         retried after its next commit"
+                    ),
+                }),
+            );
+        }
+    }
+
+    /// Drops sessions a fan-out found dead (slow consumers).
+    pub(super) fn drop_sessions(&mut self, dead: Dead) {
+        for id in dead {
+            metrics()
+                .slow_consumers
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.remove_session(id);
+        }
+    }
+
+    /// Sends a non-journaled event to every session of `user` except `except`.
+    pub(super) fn send_to_user(&self, user: &str, event: &Event, except: Option<SessionId>) {
+        let Some(ids) = self.users.get(user) else {
+            return;
+        };
+        let encoded = Encoded::new(event.clone());
+        for id in ids {
+            if Some(*id) == except {
+                continue;
+            }
+            if let Some(s) = self.sessions.get(id) {
+                s.outbound
+                    .push(OutFrame::Data(encoded.bytes(s.outbound.codec())));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn channel() -> ChannelState {
+        ChannelState::new(&ChannelName::parse("class:s1:c1").unwrap(), 0)
+    }
+
+    fn commit(seq: u64) -> Rc<Committed> {
+        Committed::new(
+            seq,
+            Event::Typing {
+                channel: "class:s1:c1".into(),
+                user: format!("u{seq}"),
+            },
+        )
+    }
+
+    fn subscribe(ch: &mut ChannelState, id: SessionId, state: SubState) -> Arc<Outbound> {
+        let outbound = Arc::new(Outbound::new(Codec::Json, 1 << 20, Duration::from_secs(10)));
+        ch.subscribers.insert(
+            id,
+            Subscriber {
+                user: format!("user{id}"),
+                outbound: outbound.clone(),
+                generation: 1,
+                state,
+            },
+        );
+        outbound
+    }
+
+    #[test]
+    fn commits_that_complete_out_of_order_are_delivered_in_seq_order() {
+        let mut ch = channel();
+        let live = subscribe(&mut ch, 1, SubState::Live);
+        assert!(ch.committed(commit(2), 10).is_empty());
+        assert_eq!(ch.head, 0);
+        assert_eq!(live.delivered().get("class:s1:c1"), None);
+        ch.committed(commit(1), 10);
+        assert_eq!(ch.head, 2);
+        assert!(ch.reorder.is_empty());
+        assert_eq!(live.delivered().get("class:s1:c1"), Some(&2));
+    }
+
+    #[test]
+    fn a_commit_at_or_below_the_head_is_ignored() {
+        let mut ch = channel();
+        ch.committed(commit(1), 10);
+        ch.committed(commit(1), 10);
+        assert_eq!(ch.head, 1);
+        assert!(ch.reorder.is_empty());
+    }
+
+    #[test]
+    fn a_gap_is_stalled_only_when_nothing_in_flight_could_fill_it() {
+        let mut ch = channel();
+        ch.committed(commit(3), 10);
+        ch.inflight = 1;
+        assert!(!ch.has_stalled_gap());
+        ch.inflight = 0;
+        assert!(ch.has_stalled_gap());
+        ch.committed(commit(1), 10);
+        ch.committed(commit(2), 10);
+        assert!(!ch.has_stalled_gap());
+        assert_eq!(ch.head, 3);
+    }
+
+    #[test]
+    fn a_catching_up_subscriber_buffers_above_until_and_an_overflow_moves_until_to_the_head() {
+        let mut ch = channel();
+        let q = subscribe(
+            &mut ch,
+            1,
+            SubState::CatchingUp {
+                until: 1,
+                buffer: Vec::new(),
+            },
+        );
+        ch.committed(commit(1), 2);
+        ch.committed(commit(2), 2);
+        ch.committed(commit(3), 2);
+        match &ch.subscribers[&1].state {
+            SubState::CatchingUp { until, buffer } => {
+                assert_eq!(*until, 1);
+                assert_eq!(buffer.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
+            }
+            SubState::Live => panic!("still catching up"),
+        }
+        ch.committed(commit(4), 2);
+        match &ch.subscribers[&1].state {
+            SubState::CatchingUp { until, buffer } => {
+                assert_eq!(*until, 4);
+                assert!(buffer.is_empty());
+            }
+            SubState::Live => panic!("still catching up"),
+        }
+        assert_eq!(
+            q.delivered().get("class:s1:c1"),
+            None,
+            "nothing is pushed live"
+        );
+    }
+
+    #[test]
+    fn presence_counts_subscriptions_and_reports_only_the_first_and_the_last() {
+        let mut ch = channel();
+        assert!(ch.presence);
+        assert!(ch.add_presence("u1"));
+        assert!(!ch.add_presence("u1"));
+        assert!(!ch.remove_presence("u1"));
+        assert!(ch.remove_presence("u1"));
+        assert!(!ch.remove_presence("u1"));
+        let inbox = ChannelState::new(&ChannelName::inbox("s1", "u1"), 0);
+        assert!(!inbox.presence);
+    }
+}

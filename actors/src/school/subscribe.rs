@@ -1,0 +1,194 @@
+//! The subscription handshake: catch-up from the journal, then live fan-out.
+//!
+//! Every subscription starts in catch-up. [`Subscribe`] registers the subscriber as
+//! `CatchingUp { until: head }` and answers the range `(from, until]` the session must replay
+//! from the journal; live commits above `until` wait in the subscriber's buffer meanwhile. When
+//! the session has replayed up to `until` it sends [`CatchUpDone`]: the school queues the
+//! buffered events and `synced`, and the subscriber is live. If the buffer outgrew
+//! [`crate::Limits::catch_up_buffer`] meanwhile, it was dropped and `until` moved up to the head
+//! of that moment: `CatchUpDone` then answers the new `until` and the session replays further.
+//!
+//! The life cycle of one (session, channel) subscription, the school's half (the session keeps
+//! its own half: the generation it expects and the replay it runs):
+//!
+//! | state | event | next state | what the school does |
+//! |---|---|---|---|
+//! | Absent | `Subscribe(gen)` | Requested(gen) → Replaying(gen) | loads the head if the channel is new; inserts `CatchingUp { until: head }`; announces presence if the user just arrived; answers `CatchUp { from, until }` |
+//! | Replaying(gen) | a commit above `until` | Replaying(gen) | buffers it |
+//! | Replaying(gen) | the buffer overflows | Replaying(gen) | drops the buffer, `until := head` (overflow pushes `until` up) |
+//! | Replaying(gen) | `CatchUpDone(gen, replayed_to < until)` | Replaying(gen) | answers `Some(until)`: replay more |
+//! | Replaying(gen) | `CatchUpDone(gen, replayed_to ≥ until)` | Live | queues buffered events above `replayed_to`, then `synced`; answers `None` |
+//! | Live | a commit | Live | pushes it to the session's queue |
+//! | any | `Subscribe(new gen)` (resubscribe, or recovery after a school restart) | Requested(new gen) | replaces the subscriber (no second presence announcement) |
+//! | any | `CatchUpDone(old gen)` | unchanged | answers `not_found` ("subscription replaced or removed") |
+//! | any | `Unsubscribe`, `Leave`, or the queue refuses a push | Absent | removes it; presence `left` if it was the user's last subscription there |
+//!
+//! `Requested` lasts only while the channel's head is loaded; the school answers `Subscribe` in
+//! the same turn it inserts the subscriber, so from the school's view it is at once Replaying.
+//! `CatchUp.head` always equals `CatchUp.until` when answered; both are kept because the session
+//! reads `head` for its `subscribed` reply and `until` for its replay.
+
+use actix::prelude::*;
+use oneclass_protocol::reply::ErrorBody;
+use oneclass_protocol::{ChannelName, ErrorCode, Event};
+
+use super::channel::{ChannelState, SessionId, SubState, Subscriber};
+use super::SchoolActor;
+use crate::wire_error;
+
+/// Subscribe a joined session to a channel. Every subscription starts in catch-up: the session
+/// replays `(from, until]` from the journal, then sends [`CatchUpDone`].
+#[derive(Message)]
+#[rtype(result = "Result<CatchUp, ErrorBody>")]
+pub struct Subscribe {
+    pub session: SessionId,
+    pub channel: ChannelName,
+    pub since: Option<u64>,
+    pub generation: u64,
+}
+
+/// The range a new subscriber must replay, and the channel's head (equal to `until`).
+#[derive(Debug, Clone, Copy)]
+pub struct CatchUp {
+    pub head: u64,
+    pub from: u64,
+    pub until: u64,
+}
+
+impl Handler<Subscribe> for SchoolActor {
+    type Result = ResponseActFuture<Self, Result<CatchUp, ErrorBody>>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        let channel = msg.channel.clone();
+        self.with_channel(channel, move |act, _| {
+            let name = msg.channel.to_string();
+            let entry = act.sessions.get(&msg.session).ok_or_else(|| {
+                ErrorBody::new(ErrorCode::Unavailable, "session not joined, reconnect")
+            })?;
+            let (user, outbound) = (entry.user.clone(), entry.outbound.clone());
+            // unwrap: with_channel inserted the channel.
+            let ch = act.channels.get_mut(&name).unwrap();
+            let head = ch.head;
+            let from = msg.since.unwrap_or(head).min(head);
+            let previous = ch.subscribers.insert(
+                msg.session,
+                Subscriber {
+                    user: user.clone(),
+                    outbound,
+                    generation: msg.generation,
+                    state: SubState::CatchingUp {
+                        until: head,
+                        buffer: Vec::new(),
+                    },
+                },
+            );
+            if previous.is_none() && ch.presence && ch.add_presence(&user) {
+                let event = Event::Presence {
+                    channel: name,
+                    joined: vec![user],
+                    left: vec![],
+                };
+                ch.broadcast(&event, None);
+            }
+            Ok(CatchUp {
+                head,
+                from,
+                until: head,
+            })
+        })
+    }
+}
+
+/// The session replayed its catch-up up to `replayed_to`. The answer is `None` when the
+/// subscriber is now live (buffered events and `synced` were queued), or `Some(until)` when more
+/// must be replayed first (the live buffer overflowed meanwhile).
+#[derive(Message)]
+#[rtype(result = "Result<Option<u64>, ErrorBody>")]
+pub struct CatchUpDone {
+    pub session: SessionId,
+    pub channel: String,
+    pub generation: u64,
+    pub replayed_to: u64,
+}
+
+impl Handler<CatchUpDone> for SchoolActor {
+    type Result = Result<Option<u64>, ErrorBody>;
+
+    fn handle(&mut self, msg: CatchUpDone, _: &mut Context<Self>) -> Self::Result {
+        let gone = || ErrorBody::new(ErrorCode::NotFound, "subscription replaced or removed");
+        let ch = self.channels.get_mut(&msg.channel).ok_or_else(gone)?;
+        let head = ch.head;
+        let sub = ch.subscribers.get_mut(&msg.session).ok_or_else(gone)?;
+        if sub.generation != msg.generation {
+            return Err(gone());
+        }
+        let SubState::CatchingUp { until, buffer } = &mut sub.state else {
+            return Ok(None);
+        };
+        if msg.replayed_to < *until {
+            return Ok(Some(*until));
+        }
+        let codec = sub.outbound.codec();
+        let mut frames: Vec<_> = buffer
+            .iter()
+            .filter(|e| e.seq > msg.replayed_to)
+            .map(|e| e.bytes(codec))
+            .collect();
+        frames.push(codec.encode(&Event::Synced {
+            channel: msg.channel.clone(),
+            head,
+        }));
+        sub.state = SubState::Live;
+        if !sub.outbound.push_events(&msg.channel, head, &frames) {
+            let id = msg.session;
+            self.drop_sessions(vec![id]);
+        }
+        Ok(None)
+    }
+}
+
+/// Stop sending a channel to a session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub session: SessionId,
+    pub channel: String,
+}
+
+impl Handler<Unsubscribe> for SchoolActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
+        self.unsubscribe(msg.session, &msg.channel);
+    }
+}
+
+impl SchoolActor {
+    /// Loads a channel's head from the journal if this actor has not seen the channel yet, then
+    /// runs `then` in the actor's context.
+    fn with_channel<R: 'static>(
+        &mut self,
+        channel: ChannelName,
+        then: impl FnOnce(&mut Self, &mut Context<Self>) -> Result<R, ErrorBody> + 'static,
+    ) -> ResponseActFuture<Self, Result<R, ErrorBody>> {
+        let name = channel.to_string();
+        if self.channels.contains_key(&name) {
+            return Box::pin(fut::ready(()).map(move |_, act, ctx| then(act, ctx)));
+        }
+        let journal = self.journal.clone();
+        Box::pin(
+            async move {
+                let head = journal.head(&name).await;
+                (name, head)
+            }
+            .into_actor(self)
+            .map(move |(name, head), act, ctx| {
+                let head = head.map_err(|e| wire_error::unavailable("channel head", &e))?;
+                act.channels
+                    .entry(name)
+                    .or_insert_with(|| ChannelState::new(&channel, head));
+                then(act, ctx)
+            }),
+        )
+    }
+}

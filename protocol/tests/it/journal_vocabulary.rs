@@ -1,0 +1,65 @@
+//! The journal's vocabulary, spelled out literally: analysts filter on these names, so changing
+//! one is a breaking change that must show up here as a failing test, not slip through a constant.
+
+use oneclass_protocol::journal::kinds;
+use oneclass_protocol::{ChannelName, StreamName};
+
+#[test]
+fn the_registered_event_kinds_are_exactly_these() {
+    assert_eq!(
+        kinds::ALL,
+        [
+            "chat.message.posted",
+            "notification.created",
+            "notification.posted",
+            "roster.member.upserted",
+            "roster.member.removed",
+            "auth.token.revoked",
+            "audit.bodies.accessed",
+        ]
+    );
+}
+
+#[test]
+fn every_registered_kind_is_known_and_nothing_else_is() {
+    for kind in kinds::ALL {
+        assert!(kinds::is_known(kind), "{kind}");
+    }
+    assert!(!kinds::is_known("chat.message"));
+    assert!(!kinds::is_known("payment.started"));
+}
+
+#[test]
+fn every_stream_form_the_hub_writes_has_this_exact_name() {
+    let cases = [
+        (
+            StreamName::Channel(ChannelName::Announcements {
+                school: "s1".into(),
+            }),
+            "school:s1:announcements",
+        ),
+        (
+            StreamName::Channel(ChannelName::Class {
+                school: "s1".into(),
+                class: "c1".into(),
+            }),
+            "class:s1:c1",
+        ),
+        (
+            StreamName::Channel(ChannelName::dm("s1", "bob", "amy").unwrap()),
+            "dm:s1:amy:bob",
+        ),
+        (
+            StreamName::Channel(ChannelName::inbox("s1", "amy")),
+            "user:s1:amy",
+        ),
+        (StreamName::roster("s1"), "roster:s1"),
+        (StreamName::notification("n-1"), "notification:n-1"),
+        (StreamName::Revocations, "auth:revoked"),
+        (StreamName::audit("s1"), "audit:s1"),
+    ];
+    for (stream, name) in cases {
+        assert_eq!(stream.to_string(), name);
+        assert_eq!(StreamName::parse(name).unwrap(), stream, "{name}");
+    }
+}
