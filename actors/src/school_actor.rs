@@ -28,7 +28,7 @@ use oneclass_protocol::journal::{
 use oneclass_protocol::reply::{ErrorBody, Published};
 use oneclass_protocol::timestamp::{format_ms, now_ms};
 use oneclass_protocol::{ChannelName, ErrorCode, Event};
-use oneclass_storage::{AppendOutcome, AppendRequest, IdempotencyKey, Journal, StorageError};
+use oneclass_storage::{AppendOutcome, AppendRequest, IdempotencyKey, Storage, StorageError};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
@@ -64,7 +64,7 @@ struct PendingWrite {
 /// The actor of one school.
 pub struct SchoolActor {
     school: String,
-    journal: Arc<dyn Journal>,
+    journal: Arc<dyn Storage>,
     limits: Limits,
     roster: Roster,
     channels: HashMap<String, ChannelState>,
@@ -76,7 +76,7 @@ pub struct SchoolActor {
 }
 
 impl SchoolActor {
-    pub fn new(school: String, journal: Arc<dyn Journal>, limits: Limits) -> Self {
+    pub fn new(school: String, journal: Arc<dyn Storage>, limits: Limits) -> Self {
         Self {
             school,
             journal,

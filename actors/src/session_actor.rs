@@ -30,7 +30,7 @@ use oneclass_protocol::reply::{
 use oneclass_protocol::{
     ChannelName, CloseCode, Codec, Command, CommandFrame, DecodeError, ErrorCode, Event,
 };
-use oneclass_storage::Journal;
+use oneclass_storage::Storage;
 
 use crate::channel_state::SessionId;
 use crate::convert::to_event;
@@ -124,7 +124,7 @@ impl SessionActor {
         .start()
     }
 
-    fn journal(&self) -> Arc<dyn Journal> {
+    fn journal(&self) -> Arc<dyn Storage> {
         self.deps.registry.journal().clone()
     }
 

@@ -14,7 +14,7 @@ use oneclass_actors::session_actor::SessionDeps;
 use oneclass_actors::session_set::SessionSet;
 use oneclass_actors::{HubSupervisor, SchoolRegistry};
 use oneclass_protocol::CloseCode;
-use oneclass_storage::Journal;
+use oneclass_storage::{EventQueries, Storage};
 
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
@@ -26,6 +26,9 @@ const DRAIN: Duration = Duration::from_millis(500);
 /// What every HTTP handler can reach.
 pub struct AppState {
     pub registry: SchoolRegistry,
+    /// The read-only query path of the journal, for the analyst routes (events, export,
+    /// analytics): they can read a school's events but not write any.
+    pub queries: Arc<dyn EventQueries>,
     pub auth: Arc<JwtAuthenticator>,
     pub session_deps: Arc<SessionDeps>,
     pub ready: Arc<AtomicBool>,
@@ -35,7 +38,7 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     settings: Settings,
-    journal: Arc<dyn Journal>,
+    journal: Arc<dyn Storage>,
     auth: Arc<JwtAuthenticator>,
 }
 
@@ -63,7 +66,7 @@ impl Application {
     /// faults into the journal).
     pub fn build_with_journal(
         settings: Settings,
-        journal: Arc<dyn Journal>,
+        journal: Arc<dyn Storage>,
         auth: Arc<JwtAuthenticator>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.server.listen)
@@ -101,6 +104,7 @@ impl Application {
         let ready = Arc::new(AtomicBool::new(true));
         let state = web::Data::new(AppState {
             registry: registry.clone(),
+            queries: self.journal.clone(),
             auth: self.auth.clone(),
             session_deps,
             ready: ready.clone(),

@@ -13,7 +13,7 @@ use oneclass_hub::startup::{Application, HubHandle, JOURNAL_FILE};
 use oneclass_protocol::client::{Client, ClientError};
 use oneclass_protocol::reply::Connected;
 use oneclass_protocol::{ChannelName, Codec};
-use oneclass_storage::{Journal, SqliteJournal};
+use oneclass_storage::{SqliteJournal, Storage};
 
 /// The HS256 secret every test hub uses.
 pub const SECRET: &str = "test-secret-0123456789abcdef";
@@ -83,7 +83,7 @@ impl TestHub {
         let (app, journal) = if hold {
             let auth = Arc::new(JwtAuthenticator::new(&settings.auth, Some(SECRET)).unwrap());
             let journal = Arc::new(SqliteJournal::open(data_dir.join(JOURNAL_FILE)).unwrap());
-            let dyn_journal: Arc<dyn Journal> = journal.clone();
+            let dyn_journal: Arc<dyn Storage> = journal.clone();
             (
                 Application::build_with_journal(settings, dyn_journal, auth).unwrap(),
                 Some(journal),

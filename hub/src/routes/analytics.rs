@@ -47,15 +47,10 @@ async fn summary(
         page_token: None,
     };
     loop {
-        let page = state
-            .registry
-            .journal()
-            .query(query.clone())
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "summary query failed");
-                ApiError::unavailable()
-            })?;
+        let page = state.queries.query(query.clone()).await.map_err(|e| {
+            tracing::warn!(error = %e, "summary query failed");
+            ApiError::unavailable()
+        })?;
         for e in &page.events {
             *counts
                 .entry(e.day.clone())

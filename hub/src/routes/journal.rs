@@ -242,12 +242,7 @@ async fn events(
         return Err(ApiError::bad_request("limit must be between 1 and 1000"));
     }
     let (query, with_bodies) = prepare(&req, &q, &state, "events").await?;
-    let page = state
-        .registry
-        .journal()
-        .query(query)
-        .await
-        .map_err(storage_error)?;
+    let page = state.queries.query(query).await.map_err(storage_error)?;
     let events: Vec<EventView> = page
         .events
         .iter()
@@ -274,7 +269,7 @@ async fn export(
     let (mut query, with_bodies) = prepare(&req, &q, &state, "export").await?;
     query.limit = EXPORT_PAGE;
     query.page_token = None;
-    let journal = state.registry.journal().clone();
+    let journal = state.queries.clone();
     // One journal page per chunk: memory stays flat however many rows match.
     let body = futures_util::stream::unfold(Some((query, true)), move |st| {
         let journal = journal.clone();
