@@ -34,16 +34,6 @@ struct Key {
     created_at: i64,
 }
 
-/// Where an idempotency key of the batch being applied resolves to.
-enum Resolved {
-    /// Not seen before.
-    New,
-    /// Seen before with another fingerprint.
-    Conflict,
-    /// Seen before with the same fingerprint: this is the first event.
-    Duplicate(EventEnvelope),
-}
-
 /// All state of one in-memory backend.
 #[derive(Debug, Default)]
 pub(super) struct Tables {
@@ -106,15 +96,16 @@ impl Tables {
         let mut outcomes = Vec::with_capacity(size);
         for req in batch {
             if let Some(idem) = &req.idempotency {
-                let resolved = if let Some((fp, at)) = new_keys.get(&idem.key) {
-                    if *fp == idem.fingerprint {
-                        Resolved::Duplicate(pending[*at].clone())
+                // `None`: the key is new; otherwise the outcome of a repeat.
+                let repeat = if let Some((fp, at)) = new_keys.get(&idem.key) {
+                    Some(if *fp == idem.fingerprint {
+                        AppendOutcome::Duplicate(pending[*at].clone())
                     } else {
-                        Resolved::Conflict
-                    }
+                        AppendOutcome::Conflict
+                    })
                 } else if let Some(key) = self.keys.get(&idem.key) {
-                    if key.fingerprint != idem.fingerprint {
-                        Resolved::Conflict
+                    Some(if key.fingerprint != idem.fingerprint {
+                        AppendOutcome::Conflict
                     } else {
                         let first = self.event(&key.stream, key.seq).ok_or_else(|| {
                             StorageError::backend(
@@ -122,21 +113,14 @@ impl Tables {
                                 format!("{}/{} is missing", key.stream, key.seq),
                             )
                         })?;
-                        Resolved::Duplicate(first.clone())
-                    }
+                        AppendOutcome::Duplicate(first.clone())
+                    })
                 } else {
-                    Resolved::New
+                    None
                 };
-                match resolved {
-                    Resolved::New => {}
-                    Resolved::Conflict => {
-                        outcomes.push(AppendOutcome::Conflict);
-                        continue;
-                    }
-                    Resolved::Duplicate(e) => {
-                        outcomes.push(AppendOutcome::Duplicate(e));
-                        continue;
-                    }
+                if let Some(outcome) = repeat {
+                    outcomes.push(outcome);
+                    continue;
                 }
             }
             let prev = heads
@@ -339,5 +323,63 @@ impl Tables {
             indexed.payload = payload;
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::idempotency::IdempotencyKey;
+
+    fn keyed(key: &str, at: i64) -> AppendRequest {
+        AppendRequest {
+            school_id: "s1".into(),
+            stream: "class:s1:c1".into(),
+            kind: "chat.message.posted".into(),
+            actor: "u1".into(),
+            occurred_at: at,
+            payload: bytes::Bytes::from_static(b"x"),
+            idempotency: Some(IdempotencyKey {
+                key: key.into(),
+                fingerprint: [1; 32],
+            }),
+        }
+    }
+
+    #[test]
+    fn keys_older_than_the_ttl_are_pruned_once_the_interval_has_passed() {
+        let ttl = IDEMPOTENCY_TTL.as_millis() as i64;
+        let mut t = Tables::default();
+        t.apply(vec![keyed("old", 0)], 0).unwrap();
+        t.prune_if_due(0, 1_000);
+        t.apply(vec![keyed("new", 0)], ttl).unwrap();
+        t.prune_if_due(500, 1_000);
+        assert_eq!(t.keys.len(), 2, "the interval has not passed yet");
+        t.prune_if_due(ttl + 1_000, 1_000);
+        assert!(!t.keys.contains_key("old"), "older than the TTL");
+        assert!(t.keys.contains_key("new"));
+    }
+
+    #[test]
+    fn an_empty_or_inverted_time_range_is_an_empty_last_page() {
+        let mut t = Tables::default();
+        t.apply(vec![keyed("k", 10)], 0).unwrap();
+        for (from_ms, to_ms) in [(10, 10), (20, 5)] {
+            let q = EventQuery {
+                school_id: "s1".into(),
+                from_ms,
+                to_ms,
+                kind_prefix: None,
+                limit: 10,
+                page_token: None,
+            };
+            assert_eq!(
+                t.query(&q).unwrap(),
+                EventPage {
+                    events: vec![],
+                    next_page_token: None
+                }
+            );
+        }
     }
 }
