@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use oneclass_storage::Journal;
+use oneclass_storage::Storage;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -30,7 +30,7 @@ struct Entry {
 #[derive(Clone)]
 pub struct SchoolRegistry {
     schools: Arc<Mutex<HashMap<String, Entry>>>,
-    journal: Arc<dyn Journal>,
+    journal: Arc<dyn Storage>,
     limits: Limits,
 }
 
@@ -43,7 +43,7 @@ impl std::fmt::Debug for SchoolRegistry {
 }
 
 impl SchoolRegistry {
-    pub fn new(journal: Arc<dyn Journal>, limits: Limits) -> Self {
+    pub fn new(journal: Arc<dyn Storage>, limits: Limits) -> Self {
         Self {
             schools: Arc::default(),
             journal,
@@ -51,7 +51,7 @@ impl SchoolRegistry {
         }
     }
 
-    pub fn journal(&self) -> &Arc<dyn Journal> {
+    pub fn journal(&self) -> &Arc<dyn Storage> {
         &self.journal
     }
 

@@ -22,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use oneclass_storage::scylla::{Consistency, Dialect, ScyllaJournal, ScyllaOptions};
-use oneclass_storage::{Journal, SqliteJournal};
+use oneclass_storage::{SqliteJournal, Storage};
 
 use crate::config::Settings;
 
@@ -133,7 +133,7 @@ fn driver_runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Connects to a CQL cluster on the driver's runtime.
-pub fn connect_cql(target: CqlTarget) -> anyhow::Result<Arc<dyn Journal>> {
+pub fn connect_cql(target: CqlTarget) -> anyhow::Result<Arc<dyn Storage>> {
     let nodes = target.nodes.join(",");
     // A thread of its own: this may be called from inside another runtime.
     let journal = std::thread::spawn(move || {
@@ -150,7 +150,7 @@ pub fn connect_cql(target: CqlTarget) -> anyhow::Result<Arc<dyn Journal>> {
 }
 
 /// Opens the configured journal: the CQL URL if one is set, else SQLite under the data dir.
-pub fn open_journal(settings: &Settings) -> anyhow::Result<Arc<dyn Journal>> {
+pub fn open_journal(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
     if let Some(url) = &settings.journal.url {
         return connect_cql(parse_cql_url(url)?);
     }

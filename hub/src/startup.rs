@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use oneclass_actors::session::{LiveSessions, SessionDeps};
 use oneclass_actors::{HubSupervisor, SchoolRegistry};
 use oneclass_protocol::CloseCode;
-use oneclass_storage::Journal;
+use oneclass_storage::{EventQueries, Storage};
 
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
@@ -25,6 +25,9 @@ const DRAIN: Duration = Duration::from_millis(500);
 /// What every HTTP handler can reach.
 pub struct AppState {
     pub registry: SchoolRegistry,
+    /// The read-only query path of the journal, for the analyst routes (events, export,
+    /// analytics): they can read a school's events but not write any.
+    pub queries: Arc<dyn EventQueries>,
     pub auth: Arc<JwtAuthenticator>,
     pub session_deps: Arc<SessionDeps>,
     pub ready: Arc<AtomicBool>,
@@ -34,7 +37,7 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     settings: Settings,
-    journal: Arc<dyn Journal>,
+    journal: Arc<dyn Storage>,
     auth: Arc<JwtAuthenticator>,
 }
 
@@ -62,7 +65,7 @@ impl Application {
     /// faults into the journal).
     pub fn build_with_journal(
         settings: Settings,
-        journal: Arc<dyn Journal>,
+        journal: Arc<dyn Storage>,
         auth: Arc<JwtAuthenticator>,
     ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.server.listen)
@@ -100,6 +103,7 @@ impl Application {
         let ready = Arc::new(AtomicBool::new(true));
         let state = web::Data::new(AppState {
             registry: registry.clone(),
+            queries: self.journal.clone(),
             auth: self.auth.clone(),
             session_deps,
             ready: ready.clone(),

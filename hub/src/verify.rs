@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use oneclass_protocol::timestamp::parse_ms;
-use oneclass_storage::{EventQuery, Journal};
+use oneclass_storage::{EventQuery, Storage};
 
 /// Events read per page while collecting streams.
 const PAGE: usize = 5000;
@@ -30,7 +30,7 @@ fn bound(value: &str) -> anyhow::Result<i64> {
 
 /// Verifies the school's streams with events in `[from, to)`.
 pub async fn verify(
-    journal: &dyn Journal,
+    journal: &dyn Storage,
     school: &str,
     from: &str,
     to: &str,

@@ -39,8 +39,8 @@
 //! certainly did not happen (the coordinator refused it, no node was reachable, the request was
 //! malformed), the caller gets an error and the next batch reuses the same seqs: nothing was
 //! stored, so no seq was consumed. (The conformance suite's failure hook,
-//! [`ScyllaJournal::fail_next_batches`], fails batches at exactly that point: after seqs were
-//! assigned, before the write.)
+//! `ScyllaJournal::fail_next_batches` under feature `fault-injection`, fails batches at exactly
+//! that point: after seqs were assigned, before the write.)
 //!
 //! # Write timeouts and node crashes
 //!
@@ -96,8 +96,12 @@ use tokio::sync::Semaphore;
 
 pub use scylla::statement::Consistency;
 
+use crate::cursors::ReadCursors;
 use crate::error::StorageError;
-use crate::journal::{AppendOutcome, AppendRequest, EventPage, EventQuery, Health, Journal};
+use crate::health::Health;
+use crate::idempotency::IdempotencyStore;
+use crate::journal::{AppendOutcome, AppendRequest, Journal};
+use crate::queries::{EventPage, EventQueries, EventQuery};
 use oneclass_protocol::journal::EventEnvelope;
 use owners::Owners;
 use statements::Statements;
@@ -271,10 +275,12 @@ impl ScyllaJournal {
         &self.session
     }
 
-    /// TEST AID. Makes the next `n` append batches fail after their seqs were assigned and
+    /// TEST AID (feature `fault-injection`). Makes the next `n` append batches fail after their
+    /// seqs were assigned and
     /// before they were written, as a write the coordinator refused would; the caller gets a
     /// [`StorageError::Backend`] error and the next batch reuses the seqs. Batches that write
     /// nothing new (only duplicates or conflicts) do not count. Calls add up.
+    #[cfg(feature = "fault-injection")]
     pub fn fail_next_batches(&self, n: u64) {
         self.fail_batches
             .fetch_add(n, std::sync::atomic::Ordering::SeqCst);
@@ -342,10 +348,26 @@ impl Journal for ScyllaJournal {
         reads::streams_with_prefix(self, prefix).await
     }
 
+    async fn verify_stream(&self, stream: &str) -> Result<Option<u64>, StorageError> {
+        reads::verify_stream(self, stream).await
+    }
+
+    /// Always [`Health::Ok`]: there is no local state that can break for good. A cluster that
+    /// cannot be reached shows up as [`StorageError::Unavailable`] on each request instead.
+    fn health(&self) -> Health {
+        Health::Ok
+    }
+}
+
+#[async_trait]
+impl EventQueries for ScyllaJournal {
     async fn query(&self, q: EventQuery) -> Result<EventPage, StorageError> {
         reads::query(self, q).await
     }
+}
 
+#[async_trait]
+impl ReadCursors for ScyllaJournal {
     async fn set_read_cursor(
         &self,
         school_id: &str,
@@ -363,18 +385,11 @@ impl Journal for ScyllaJournal {
     ) -> Result<HashMap<String, u64>, StorageError> {
         reads::read_cursors(self, school_id, user_id).await
     }
+}
 
+#[async_trait]
+impl IdempotencyStore for ScyllaJournal {
     async fn prune_idempotency(&self, older_than_ms: i64) -> Result<u64, StorageError> {
         reads::prune_idempotency(self, older_than_ms).await
-    }
-
-    async fn verify_stream(&self, stream: &str) -> Result<Option<u64>, StorageError> {
-        reads::verify_stream(self, stream).await
-    }
-
-    /// Always [`Health::Ok`]: there is no local state that can break for good. A cluster that
-    /// cannot be reached shows up as [`StorageError::Unavailable`] on each request instead.
-    fn health(&self) -> Health {
-        Health::Ok
     }
 }

@@ -29,8 +29,12 @@ use async_trait::async_trait;
 use crossbeam_channel::Sender;
 use tokio::sync::{oneshot, Semaphore};
 
+use crate::cursors::ReadCursors;
 use crate::error::StorageError;
-use crate::journal::{AppendOutcome, AppendRequest, EventPage, EventQuery, Health, Journal};
+use crate::health::Health;
+use crate::idempotency::IdempotencyStore;
+use crate::journal::{AppendOutcome, AppendRequest, Journal};
+use crate::queries::{EventPage, EventQueries, EventQuery};
 use oneclass_protocol::journal::EventEnvelope;
 use reads::ReadPool;
 use writer::{Command, Queued, Shared, Writer, WriterConfig};
@@ -131,20 +135,22 @@ impl SqliteJournal {
         &self.path
     }
 
-    /// TEST AID. Makes the next `n` append batches fail *after* the writer assigned their seqs
+    /// TEST AID (feature `fault-injection`). Makes the next `n` append batches fail *after* the writer assigned their seqs
     /// and inserted their events, as a failure inside the transaction would; each such batch is
     /// rolled back alone, its caller gets a [`StorageError::Backend`] error, and the next batch
     /// reuses the seqs. Lets tests (here and end-to-end) prove a failed batch consumes no seq.
     /// Calls add up. Only batches that reach the writer count: an empty batch never does, a
     /// batch of duplicates does. Cursor updates and prunes are never failed by it. Harmless in
-    /// production, where nobody calls it.
+    /// production builds, which lack it.
+    #[cfg(feature = "fault-injection")]
     pub fn fail_next_batches(&self, n: u64) {
         self.shared.fail_batches.fetch_add(n, Ordering::SeqCst);
     }
 
-    /// TEST AID. Makes the next `n` group commits fail as if the fsync had failed: the group is
+    /// TEST AID (feature `fault-injection`). Makes the next `n` group commits fail as if the fsync had failed: the group is
     /// rolled back, the journal goes [`Health::Failed`] and every later append is
     /// [`StorageError::Unavailable`], exactly as after a real I/O error.
+    #[cfg(feature = "fault-injection")]
     pub fn fail_next_commits(&self, n: u64) {
         self.shared.fail_commits.fetch_add(n, Ordering::SeqCst);
     }
@@ -262,10 +268,32 @@ impl Journal for SqliteJournal {
             .await
     }
 
+    async fn verify_stream(&self, stream: &str) -> Result<Option<u64>, StorageError> {
+        let stream = stream.to_owned();
+        self.reads
+            .run(move |c| reads::verify_stream(c, &stream))
+            .await
+    }
+
+    fn health(&self) -> Health {
+        match self.fatal() {
+            None => Health::Ok,
+            Some(e) => Health::Failed {
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl EventQueries for SqliteJournal {
     async fn query(&self, q: EventQuery) -> Result<EventPage, StorageError> {
         self.reads.run(move |c| reads::query(c, &q)).await
     }
+}
 
+#[async_trait]
+impl ReadCursors for SqliteJournal {
     async fn set_read_cursor(
         &self,
         school_id: &str,
@@ -295,28 +323,15 @@ impl Journal for SqliteJournal {
             .run(move |c| reads::read_cursors(c, &school_id, &user_id))
             .await
     }
+}
 
+#[async_trait]
+impl IdempotencyStore for SqliteJournal {
     async fn prune_idempotency(&self, older_than_ms: i64) -> Result<u64, StorageError> {
         self.submit(|reply| Command::Prune {
             older_than_ms,
             reply,
         })
         .await
-    }
-
-    async fn verify_stream(&self, stream: &str) -> Result<Option<u64>, StorageError> {
-        let stream = stream.to_owned();
-        self.reads
-            .run(move |c| reads::verify_stream(c, &stream))
-            .await
-    }
-
-    fn health(&self) -> Health {
-        match self.fatal() {
-            None => Health::Ok,
-            Some(e) => Health::Failed {
-                reason: e.to_string(),
-            },
-        }
     }
 }

@@ -14,7 +14,7 @@ use oneclass_protocol::client::{Client, ClientError};
 use oneclass_protocol::reply::Connected;
 use oneclass_protocol::token::{Claims, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 use oneclass_protocol::{ChannelName, Codec};
-use oneclass_storage::{Journal, SqliteJournal};
+use oneclass_storage::{SqliteJournal, Storage};
 
 mod peer;
 pub use peer::peer;
@@ -87,7 +87,7 @@ impl TestHub {
         let (app, journal) = if hold {
             let auth = Arc::new(JwtAuthenticator::new(&settings.auth, Some(SECRET)).unwrap());
             let journal = Arc::new(SqliteJournal::open(data_dir.join(JOURNAL_FILE)).unwrap());
-            let dyn_journal: Arc<dyn Journal> = journal.clone();
+            let dyn_journal: Arc<dyn Storage> = journal.clone();
             (
                 Application::build_with_journal(settings, dyn_journal, auth).unwrap(),
                 Some(journal),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use oneclass_storage::Journal;
+use oneclass_storage::Storage;
 
 use super::batch::PendingWrite;
 use super::channel::{ChannelState, SessionId};
@@ -35,7 +35,7 @@ pub(super) struct SessionEntry {
 /// The actor of one school.
 pub struct SchoolActor {
     pub(super) school: String,
-    pub(super) journal: Arc<dyn Journal>,
+    pub(super) journal: Arc<dyn Storage>,
     pub(super) limits: Limits,
     pub(super) roster: Roster,
     /// Channels used since the actor started, by name.
@@ -51,7 +51,7 @@ pub struct SchoolActor {
 }
 
 impl SchoolActor {
-    pub fn new(school: String, journal: Arc<dyn Journal>, limits: Limits) -> Self {
+    pub fn new(school: String, journal: Arc<dyn Storage>, limits: Limits) -> Self {
         Self {
             school,
             journal,

@@ -27,7 +27,7 @@ use std::time::Instant;
 use actix::prelude::*;
 use oneclass_protocol::reply::{ErrorBody, OkBody, Reply};
 use oneclass_protocol::{CloseCode, Codec, ErrorCode, Event};
-use oneclass_storage::Journal;
+use oneclass_storage::Storage;
 
 use super::outbound::{OutFrame, Outbound};
 use super::recovery::SCHOOL_RESTARTING;
@@ -124,7 +124,7 @@ impl SessionActor {
         .start()
     }
 
-    pub(super) fn journal(&self) -> Arc<dyn Journal> {
+    pub(super) fn journal(&self) -> Arc<dyn Storage> {
         self.deps.registry.journal().clone()
     }
 

@@ -49,8 +49,7 @@ async fn summary(
     };
     loop {
         let page = state
-            .registry
-            .journal()
+            .queries
             .query(query.clone())
             .await
             .map_err(|e| ApiError::journal_unavailable("summary query", &e))?;

@@ -203,8 +203,7 @@ async fn events(
     }
     let (query, with_bodies) = prepare(&req, &q, &state, "events").await?;
     let page = state
-        .registry
-        .journal()
+        .queries
         .query(query)
         .await
         .map_err(|e| ApiError::storage("journal query", &e))?;
@@ -234,7 +233,7 @@ async fn export(
     let (mut query, with_bodies) = prepare(&req, &q, &state, "export").await?;
     query.limit = EXPORT_PAGE;
     query.page_token = None;
-    let journal = state.registry.journal().clone();
+    let journal = state.queries.clone();
     // One journal page per chunk: memory stays flat however many rows match.
     let body = futures_util::stream::unfold(Some((query, true)), move |st| {
         let journal = journal.clone();

@@ -15,7 +15,8 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::error::StorageError;
 use crate::hash::{next_link, Link};
-use crate::journal::{AppendOutcome, AppendRequest, IDEMPOTENCY_TTL};
+use crate::idempotency::IDEMPOTENCY_TTL;
+use crate::journal::{AppendOutcome, AppendRequest};
 use crate::scylla::counters;
 use crate::scylla::errors::{certainly_not_applied, map_execution};
 use crate::scylla::owners::{key_lock, stream_lock, Head, Pending, Slot};

@@ -11,8 +11,10 @@ use scylla::statement::prepared::PreparedStatement;
 
 use crate::error::StorageError;
 use crate::hash::{verify_run, GENESIS_HASH};
-use crate::journal::{EventPage, EventQuery, IDEMPOTENCY_TTL, MAX_PAGE};
+use crate::idempotency::IDEMPOTENCY_TTL;
+use crate::journal::MAX_PAGE;
 use crate::page_token::QueryCursor;
+use crate::queries::{EventPage, EventQuery};
 use crate::scylla::append::KEY_MINUTE_MS;
 use crate::scylla::errors::{map_execution, map_pager};
 use crate::scylla::owners::Head;

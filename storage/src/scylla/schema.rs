@@ -10,7 +10,7 @@ use std::time::Duration;
 use scylla::client::session::Session;
 
 use crate::error::StorageError;
-use crate::journal::IDEMPOTENCY_TTL;
+use crate::idempotency::IDEMPOTENCY_TTL;
 use crate::scylla::errors::map_execution;
 use crate::scylla::Dialect;
 

@@ -14,8 +14,9 @@ use tokio::sync::Semaphore;
 
 use crate::error::StorageError;
 use crate::hash::{verify_run, GENESIS_HASH};
-use crate::journal::{EventPage, EventQuery, MAX_PAGE};
+use crate::journal::MAX_PAGE;
 use crate::page_token::QueryCursor;
+use crate::queries::{EventPage, EventQuery};
 use crate::sqlite::errors::map_sqlite;
 use crate::sqlite::schema::{envelope_from_row, open_reader, seq_param, EVENT_COLUMNS};
 use oneclass_protocol::journal::EventEnvelope;

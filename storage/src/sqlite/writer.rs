@@ -24,7 +24,8 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use crate::error::StorageError;
 use crate::hash::{next_link, Link};
-use crate::journal::{AppendOutcome, AppendRequest, IDEMPOTENCY_TTL};
+use crate::idempotency::IDEMPOTENCY_TTL;
+use crate::journal::{AppendOutcome, AppendRequest};
 use crate::sqlite::errors::{is_fatal, map_sqlite};
 use crate::sqlite::schema::{envelope_from_row, seq_param, EVENT_COLUMNS};
 use crate::validate::validate;

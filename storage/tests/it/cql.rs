@@ -13,7 +13,7 @@ use bytes::Bytes;
 use oneclass_protocol::timestamp::now_ms;
 use oneclass_storage::conformance::{self as c, FailNextBatches};
 use oneclass_storage::scylla::{Dialect, ScyllaJournal, ScyllaOptions};
-use oneclass_storage::{AppendRequest, Journal};
+use oneclass_storage::{AppendRequest, Journal, Storage};
 
 /// Seqs per partition in the test keyspace: tiny, so the suite's streams span many buckets.
 const TEST_BUCKET_SIZE: u64 = 4;
@@ -69,8 +69,8 @@ async fn the_conformance_suite_passes_on_a_cql_node() {
     // The same suite, unchanged, as the embedded backend runs.
     let hook = j.clone();
     let fail: FailNextBatches = Arc::new(move |n| hook.fail_next_batches(n));
-    let journal: Arc<dyn Journal> = j.clone();
-    c::run_all(journal, "cql", Some(fail)).await;
+    let storage: Arc<dyn Storage> = j.clone();
+    c::run_all(storage, "cql", Some(fail)).await;
 
     // Connecting again re-applies nothing and keeps the bucket size the keyspace was made with.
     let again = ScyllaJournal::connect(&[addr], &keyspace, options(10_000))

@@ -1,9 +1,11 @@
-//! Integration tests of the storage crate: the conformance suite against SQLite and against a
-//! real CQL node (module `cql`), plus what only the embedded backend can show (durability
-//! across reopen and crash, tamper detection on the file, fatal commit errors, backpressure).
+//! Integration tests of the storage crate: the conformance suite against SQLite, the in-memory
+//! backend and a real CQL node (module `cql`), plus what only one backend can show (SQLite:
+//! durability across reopen and crash, tamper detection on the file, fatal commit errors,
+//! backpressure; memory: paused time, held appends).
 
 mod conformance;
 mod cql;
+mod memory;
 #[path = "../../../tests/src/peer.rs"]
 mod peer;
 mod sqlite;

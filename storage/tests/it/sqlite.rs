@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use oneclass_storage::{
-    AppendOutcome, AppendRequest, Health, IdempotencyKey, Journal, SqliteJournal, SqliteOptions,
+    AppendOutcome, AppendRequest, Health, IdempotencyKey, Journal, ReadCursors, SqliteJournal,
+    SqliteOptions,
 };
 
 use crate::fresh;
