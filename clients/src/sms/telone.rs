@@ -8,6 +8,7 @@
 //! are `{"status":"error","error_code":…,"message":…}` with an HTTP status, and a throttled
 //! account gets `429` with `Retry-After` in seconds.
 
+use secrecy::{ExposeSecret as _, SecretString};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -30,7 +31,7 @@ pub struct TeloneConfig {
     /// Account username.
     pub username: String,
     /// Account password.
-    pub password: String,
+    pub password: SecretString,
     /// Registered alphanumeric sender id.
     pub sender_id: String,
     /// Contracted messages per hour.
@@ -78,7 +79,7 @@ impl SmsWire for TeloneWire {
     ) -> Result<WireRequest, Outcome> {
         let body = serde_json::json!({
             "username": self.config.username,
-            "password": self.config.password,
+            "password": self.config.password.expose_secret(),
             "sender_id": message.sender.as_deref().unwrap_or(&self.config.sender_id),
             "recipient": message.to.msisdn(),
             "message": message.text,

@@ -12,6 +12,7 @@ mod paynow;
 mod paynow_python;
 mod phone;
 mod sandbox;
+mod secrets;
 mod sms_bulk;
 mod support;
 mod whatsapp;
