@@ -172,7 +172,11 @@ fn refuses_without_the_sandbox_feature(name: &str, args: &[&str]) {
         stderr.contains(oneclass_hub::sandbox::UNAVAILABLE),
         "stderr: {stderr}"
     );
-    assert!(out.stdout.is_empty(), "stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(!data_dir.exists(), "{args:?} touched the data directory");
 }
 

@@ -10,10 +10,10 @@
 //! reference as is plus a lower-case hex tag truncated to 80 bits:
 //! `<prefix>+<reference>.<20 hex digits>@<domain>`.
 
-use secrecy::{ExposeSecret as _, SecretSlice};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret as _, SecretSlice};
 use sha2::Sha256;
 
 use crate::http::{base_url, ConfigError};

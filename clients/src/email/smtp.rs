@@ -106,7 +106,10 @@ impl SmtpMailer {
             .hello_name(ClientId::Domain(config.domain.clone()))
             .pool_config(PoolConfig::new().max_size(config.pool_max_size.max(1)));
         if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
         }
         Ok(Self {
             transport: builder.build(),

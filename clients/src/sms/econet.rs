@@ -6,9 +6,9 @@
 //! `201 {"id":…,"status":"queued","parts":n}`; failures are `{"error":{"code","message"}}`, and
 //! throttling is `429` with `Retry-After` as an HTTP-date.
 
-use secrecy::{ExposeSecret as _, SecretString};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::encoding::SmsSegments;

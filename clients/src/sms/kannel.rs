@@ -89,7 +89,10 @@ impl SmsWire for KannelWire {
     ) -> Result<WireRequest, Outcome> {
         let mut query = vec![
             ("username".to_owned(), self.config.username.clone()),
-            ("password".to_owned(), self.config.password.expose_secret().to_owned()),
+            (
+                "password".to_owned(),
+                self.config.password.expose_secret().to_owned(),
+            ),
             ("to".to_owned(), message.to.e164()),
             ("text".to_owned(), message.text.clone()),
             ("charset".to_owned(), "UTF-8".to_owned()),

@@ -8,9 +8,9 @@
 //! are `{"status":"error","error_code":…,"message":…}` with an HTTP status, and a throttled
 //! account gets `429` with `Retry-After` in seconds.
 
-use secrecy::{ExposeSecret as _, SecretString};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::encoding::{SmsEncoding, SmsSegments};

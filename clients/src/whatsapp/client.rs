@@ -64,7 +64,9 @@ impl CloudApiClient {
         settings: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        if config.access_token.expose_secret().trim().is_empty() || config.phone_number_id.trim().is_empty() {
+        if config.access_token.expose_secret().trim().is_empty()
+            || config.phone_number_id.trim().is_empty()
+        {
             return Err(ConfigError::Credential(
                 "whatsapp access token and phone number id are required".to_owned(),
             ));
@@ -95,7 +97,10 @@ impl CloudApiClient {
         } = exchange(
             self.http
                 .post(format!("{}/{path}", self.node))
-                .header(AUTHORIZATION, format!("Bearer {}", self.token.expose_secret()))
+                .header(
+                    AUTHORIZATION,
+                    format!("Bearer {}", self.token.expose_secret()),
+                )
                 .header(CONTENT_TYPE, content_type)
                 .body(body),
         )

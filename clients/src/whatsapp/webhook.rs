@@ -7,8 +7,8 @@
 //! and more than once; [`WaDeliveryState::rank`] lets the caller keep only forward moves, and
 //! (wamid, state) is a natural deduplication key.
 
-use subtle::ConstantTimeEq as _;
 use std::time::{Duration, SystemTime};
+use subtle::ConstantTimeEq as _;
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;

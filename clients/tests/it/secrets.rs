@@ -105,16 +105,48 @@ fn no_provider_config_shows_a_secret_in_its_debug_output() {
     };
 
     let cases: [(&str, String, &str); 11] = [
-        ("KannelConfig", format!("{kannel:?}"), "kannel-password-b4c1"),
-        ("TeloneConfig", format!("{telone:?}"), "telone-password-77aa"),
+        (
+            "KannelConfig",
+            format!("{kannel:?}"),
+            "kannel-password-b4c1",
+        ),
+        (
+            "TeloneConfig",
+            format!("{telone:?}"),
+            "telone-password-77aa",
+        ),
         ("EconetConfig", format!("{econet:?}"), "econet-api-key-9f3e"),
-        ("PaynowConfig", format!("{paynow:?}"), "paynow-integration-key-5d2c"),
-        ("EcocashConfig", format!("{ecocash:?}"), "ecocash-api-key-03bd"),
-        ("WhatsAppConfig", format!("{whatsapp:?}"), "whatsapp-access-token-e61f"),
+        (
+            "PaynowConfig",
+            format!("{paynow:?}"),
+            "paynow-integration-key-5d2c",
+        ),
+        (
+            "EcocashConfig",
+            format!("{ecocash:?}"),
+            "ecocash-api-key-03bd",
+        ),
+        (
+            "WhatsAppConfig",
+            format!("{whatsapp:?}"),
+            "whatsapp-access-token-e61f",
+        ),
         ("ApnsConfig", format!("{apns:?}"), "apns-signing-key-81c0"),
-        ("ServiceAccount", format!("{account:?}"), "fcm-private-key-2a9b"),
-        ("LinkSigner", format!("{links:?}"), "link-signing-secret-6e4d"),
-        ("VerpConfig", format!("{verp:?}"), "verp-signing-secret-c3f8"),
+        (
+            "ServiceAccount",
+            format!("{account:?}"),
+            "fcm-private-key-2a9b",
+        ),
+        (
+            "LinkSigner",
+            format!("{links:?}"),
+            "link-signing-secret-6e4d",
+        ),
+        (
+            "VerpConfig",
+            format!("{verp:?}"),
+            "verp-signing-secret-c3f8",
+        ),
         ("SmtpConfig", format!("{smtp:?}"), "smtp-password-4b7a"),
     ];
     for (name, debug, secret) in &cases {

@@ -5,10 +5,10 @@
 //! an unknown transaction (or a wrong URL), 409 a duplicate reference, 429 throttling, 5xx
 //! EcoCash itself.
 
-use secrecy::{ExposeSecret as _, SecretString};
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::StatusCode;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};

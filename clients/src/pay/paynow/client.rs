@@ -3,9 +3,9 @@
 //! Paynow answers `status=Error&error=<text>` with HTTP 200 and no hash; the text decides the
 //! class. Successful replies carry a hash that is verified before anything in them is used.
 
-use secrecy::{ExposeSecret as _, SecretString};
 use async_trait::async_trait;
 use reqwest::header::CONTENT_TYPE;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::message::{PaynowMessage, StatusUpdate};
 use crate::clock::SharedClock;
@@ -61,7 +61,9 @@ impl PaynowClient {
         settings: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        if config.integration_id.trim().is_empty() || config.integration_key.expose_secret().trim().is_empty() {
+        if config.integration_id.trim().is_empty()
+            || config.integration_key.expose_secret().trim().is_empty()
+        {
             return Err(ConfigError::Credential(
                 "paynow integration id and key are required".to_owned(),
             ));

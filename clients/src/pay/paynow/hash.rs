@@ -5,8 +5,8 @@
 //! Values are hashed as they are before form-encoding (outbound) or after one decoding (inbound).
 //! Every official SDK lower-cases the integration key before hashing, so we do too.
 
-use subtle::ConstantTimeEq as _;
 use sha2::{Digest, Sha512};
+use subtle::ConstantTimeEq as _;
 
 /// Hashes values (already in message order, `hash` excluded) with the integration key.
 pub fn hash_values<'a>(values: impl IntoIterator<Item = &'a str>, key: &str) -> String {

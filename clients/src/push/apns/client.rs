@@ -85,8 +85,10 @@ impl ApnsClient {
         settings: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        let key = jsonwebtoken::EncodingKey::from_ec_pem(config.private_key_pem.expose_secret().as_bytes())
-            .map_err(|e| ConfigError::Credential(format!("apns key is not a P-256 .p8: {e}")))?;
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(
+            config.private_key_pem.expose_secret().as_bytes(),
+        )
+        .map_err(|e| ConfigError::Credential(format!("apns key is not a P-256 .p8: {e}")))?;
         if config.key_id.trim().is_empty() || config.team_id.trim().is_empty() {
             return Err(ConfigError::Credential(
                 "apns key id and team id are required".to_owned(),

@@ -79,7 +79,10 @@ impl ProviderToken {
     /// Forgets `token` if it is still current (APNs said it expired).
     pub(super) fn invalidate(&self, token: &str) {
         let mut current = self.current.lock();
-        if current.as_ref().is_some_and(|(t, _)| t.expose_secret() == token) {
+        if current
+            .as_ref()
+            .is_some_and(|(t, _)| t.expose_secret() == token)
+        {
             *current = None;
         }
     }

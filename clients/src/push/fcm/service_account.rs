@@ -65,8 +65,9 @@ impl ServiceAccount {
     }
 
     pub(crate) fn encoding_key(&self) -> Result<jsonwebtoken::EncodingKey, ConfigError> {
-        jsonwebtoken::EncodingKey::from_rsa_pem(self.private_key.expose_secret().as_bytes()).map_err(|e| {
-            ConfigError::Credential(format!("service account private_key is not RSA PEM: {e}"))
-        })
+        jsonwebtoken::EncodingKey::from_rsa_pem(self.private_key.expose_secret().as_bytes())
+            .map_err(|e| {
+                ConfigError::Credential(format!("service account private_key is not RSA PEM: {e}"))
+            })
     }
 }

@@ -119,7 +119,10 @@ impl TokenSource {
     /// Forgets `token` if it is still the cached one (FCM refused it).
     pub(crate) fn invalidate(&self, token: &str) {
         let mut cached = self.cached.write();
-        if cached.as_ref().is_some_and(|t| t.value.expose_secret() == token) {
+        if cached
+            .as_ref()
+            .is_some_and(|t| t.value.expose_secret() == token)
+        {
             *cached = None;
         }
     }
