@@ -129,10 +129,11 @@ mod tests {
 
     #[test]
     fn require_fails_exactly_when_the_simulators_are_not_linked() {
+        let built_with_simulators = cfg!(feature = "sandbox");
         match require() {
-            Ok(()) => assert!(cfg!(feature = "sandbox")),
+            Ok(()) => assert!(built_with_simulators, "accepted without the simulators"),
             Err(error) => {
-                assert!(!cfg!(feature = "sandbox"));
+                assert!(!built_with_simulators, "refused with the simulators linked");
                 assert_eq!(error.to_string(), UNAVAILABLE);
             }
         }
