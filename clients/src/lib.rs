@@ -5,12 +5,17 @@
 //! and never see a provider's wire format: each provider module maps its own request and reply
 //! shapes onto the shared [`Outcome`] classification at the edge. Every client takes its base URL,
 //! secrets, timeouts and a [`Clock`] from its constructor, so tests and the sandbox point it at
-//! the simulators in [`sim`], which speak the same paths and formats as the real providers.
+//! the simulators in `sim`, which speak the same paths and formats as the real providers.
+//!
+//! The simulators are compiled only with the `sim` feature: the hub's `sandbox` feature and this
+//! crate's own tests turn it on, and a production build links neither them nor their HTTP server
+//! (axum) and key generation (RSA, P-256).
 //!
 //! Layout: [`outcome`] (classification, `Retry-After`, backoff), [`clock`], [`http`] (shared
 //! transport settings and error mapping), [`phone`] (Zimbabwean numbers), [`sms`] (Kannel, TelOne,
-//! Econet, GSM-7/UCS-2), [`pay`] (Paynow, EcoCash), [`push`] (FCM, APNs), [`sim`] (simulators
-//! and [`sim::run_sandbox`]).
+//! Econet, GSM-7/UCS-2), [`pay`] (Paynow, EcoCash), [`push`] (FCM, APNs), [`email`] (SMTP,
+//! templates, signed links, bounces), [`whatsapp`] (Cloud API, webhooks), `sim` (simulators and
+//! `sim::run_sandbox`, with the `sim` feature).
 
 pub mod clock;
 pub mod email;
@@ -19,6 +24,7 @@ pub mod outcome;
 pub mod pay;
 pub mod phone;
 pub mod push;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod sms;
 pub mod whatsapp;

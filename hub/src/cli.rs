@@ -20,11 +20,12 @@ pub enum Cmd {
     /// Run the hub (the default).
     Serve {
         /// Also run every provider simulator in this process (no credentials needed) and print
-        /// where they listen.
+        /// where they listen. Needs a build with the `sandbox` feature.
         #[arg(long)]
         sandbox: bool,
     },
     /// Run only the provider simulators (SMS, Paynow, e-mail, push, …), for trying clients.
+    /// Needs a build with the `sandbox` feature.
     Sandbox {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8090")]

@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Cmd::Serve { sandbox: false }) {
         Cmd::Serve { sandbox } => serve(settings, sandbox),
         Cmd::Sandbox { listen } => {
+            oneclass_hub::sandbox::require()?;
             let listener = std::net::TcpListener::bind(&listen)
                 .with_context(|| format!("binding {listen}"))?;
             let runtime = tokio::runtime::Runtime::new()?;
@@ -74,6 +75,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn serve(settings: Settings, sandbox: bool) -> anyhow::Result<()> {
+    if sandbox {
+        oneclass_hub::sandbox::require()?;
+    }
     let data_dir = settings.journal.data_dir.clone();
     let app = Application::build(settings)?;
     let addr = app.local_addr();

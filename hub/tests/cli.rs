@@ -98,6 +98,7 @@ fn token_with_an_unknown_role_fails_naming_the_role() {
     assert!(out.stdout.is_empty(), "printed a token anyway");
 }
 
+#[cfg(feature = "sandbox")]
 #[test]
 fn sandbox_serves_the_simulators_and_writes_an_fcm_account_that_points_at_them() {
     use std::io::BufRead;
@@ -139,4 +140,54 @@ fn sandbox_serves_the_simulators_and_writes_an_fcm_account_that_points_at_them()
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Runs `args` in a build without the simulators and checks it fails at once, naming the
+/// feature, having printed nothing on stdout (so no "listening on" line) and created nothing.
+#[cfg(not(feature = "sandbox"))]
+fn refuses_without_the_sandbox_feature(name: &str, args: &[&str]) {
+    let dir = TempDir::new(name);
+    let data_dir = dir.0.join("data");
+    let mut child = hub(&dir)
+        .env("ONECLASS_DATA_DIR", &data_dir)
+        .env("ONECLASS_LISTEN", "127.0.0.1:0")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A build that wrongly starts would run until killed: give it ten seconds, not forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(oneclass_hub::sandbox::UNAVAILABLE),
+        "stderr: {stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!data_dir.exists(), "{args:?} touched the data directory");
+}
+
+#[cfg(not(feature = "sandbox"))]
+#[test]
+fn serve_with_sandbox_in_a_build_without_the_feature_fails_before_listening_and_names_it() {
+    refuses_without_the_sandbox_feature("serve-sandbox", &["serve", "--sandbox"]);
+}
+
+#[cfg(not(feature = "sandbox"))]
+#[test]
+fn the_sandbox_command_in_a_build_without_the_feature_fails_and_names_it() {
+    refuses_without_the_sandbox_feature("sandbox-off", &["sandbox", "--listen", "127.0.0.1:0"]);
 }

@@ -13,6 +13,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret as _, SecretSlice};
 use sha2::Sha256;
 
 use crate::http::{base_url, ConfigError};
@@ -60,18 +61,12 @@ fn mac(key: &[u8]) -> HmacSha256 {
 }
 
 /// Mints and verifies tracking and unsubscribe URLs under one base URL.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct LinkSigner {
-    key: Vec<u8>,
+    /// The HMAC key; redacted in `Debug` and zeroed on drop.
+    key: SecretSlice<u8>,
+    /// Where the hub serves the links, without a trailing slash.
     base: String,
-}
-
-impl std::fmt::Debug for LinkSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinkSigner")
-            .field("base", &self.base)
-            .finish_non_exhaustive()
-    }
 }
 
 impl LinkSigner {
@@ -84,7 +79,7 @@ impl LinkSigner {
             ));
         }
         Ok(Self {
-            key: secret.to_vec(),
+            key: secret.to_vec().into(),
             base: base_url(base)?,
         })
     }
@@ -92,7 +87,7 @@ impl LinkSigner {
     fn sign(&self, fields: &[&str]) -> String {
         // unwrap: serialising a list of strings cannot fail.
         let payload = serde_json::to_vec(fields).unwrap();
-        let mut m = mac(&self.key);
+        let mut m = mac(self.key.expose_secret());
         m.update(&payload);
         let tag = m.finalize().into_bytes();
         format!(
@@ -110,7 +105,7 @@ impl LinkSigner {
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
             .map_err(|_| SigningError::Malformed)?;
-        let mut m = mac(&self.key);
+        let mut m = mac(self.key.expose_secret());
         m.update(&payload);
         m.verify_slice(&tag)
             .map_err(|_| SigningError::BadSignature)?;
@@ -250,28 +245,19 @@ fn unescape_attribute(raw: &str) -> String {
 }
 
 /// Builds and reads per-recipient VERP envelope senders.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct VerpConfig {
     /// Local-part prefix, e.g. `bounce`.
     pub prefix: String,
     /// The domain whose mail the hub reads bounces from, e.g. `bounces.oneclass.co.zw`.
     pub domain: String,
     /// HMAC key, so nobody can make the hub suppress an address with a forged bounce.
-    pub secret: Vec<u8>,
-}
-
-impl std::fmt::Debug for VerpConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerpConfig")
-            .field("prefix", &self.prefix)
-            .field("domain", &self.domain)
-            .finish_non_exhaustive()
-    }
+    pub secret: SecretSlice<u8>,
 }
 
 impl VerpConfig {
     fn mac(&self, reference: &str) -> HmacSha256 {
-        let mut m = mac(&self.secret);
+        let mut m = mac(self.secret.expose_secret());
         m.update(b"verp\0");
         m.update(reference.to_ascii_lowercase().as_bytes());
         m
@@ -409,7 +395,7 @@ mod tests {
         let verp = VerpConfig {
             prefix: "bounce".into(),
             domain: "bounces.example.org".into(),
-            secret: b"verp-secret".to_vec(),
+            secret: b"verp-secret".to_vec().into(),
         };
         let reference = "0190f3a4-5b6c-7d8e-9f00-112233445566";
         let address = verp.address(reference);

@@ -8,6 +8,7 @@
 //! every other 5xx drops the recipient. Timeouts and broken connections retry with backoff; TLS
 //! failures (a server without STARTTLS, a bad certificate) are configuration.
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,8 +49,8 @@ pub struct SmtpConfig {
     pub port: u16,
     /// Connection protection.
     pub security: SmtpSecurity,
-    /// Login, if the server wants one.
-    pub credentials: Option<(String, String)>,
+    /// Login (user name and password), if the server wants one.
+    pub credentials: Option<(String, SecretString)>,
     /// The `From:` mailbox, e.g. `OneClass <noreply@oneclass.co.zw>`.
     pub from: String,
     /// Domain of generated `Message-ID`s and of `List-Id`; also our EHLO name.
@@ -105,7 +106,10 @@ impl SmtpMailer {
             .hello_name(ClientId::Domain(config.domain.clone()))
             .pool_config(PoolConfig::new().max_size(config.pool_max_size.max(1)));
         if let Some((user, password)) = &config.credentials {
-            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
         }
         Ok(Self {
             transport: builder.build(),

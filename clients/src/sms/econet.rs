@@ -8,6 +8,7 @@
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::encoding::SmsSegments;
@@ -26,7 +27,7 @@ pub struct EconetConfig {
     /// Base of the API, or the simulator's `…/econet`.
     pub api_url: String,
     /// The account's API key.
-    pub api_key: String,
+    pub api_key: SecretString,
     /// Registered sender id.
     pub sender_id: String,
     /// Contracted messages per hour.
@@ -90,7 +91,7 @@ impl SmsWire for EconetWire {
             method: Method::POST,
             url: self.url.clone(),
             query: Vec::new(),
-            headers: vec![("X-API-Key", self.config.api_key.clone())],
+            headers: vec![("X-API-Key", self.config.api_key.expose_secret().to_owned())],
             body: Some(WireBody::Json(body)),
         })
     }

@@ -9,6 +9,7 @@
 //! Text is sent as UTF-8 with `coding=0` when it fits GSM-7 and `coding=2` otherwise, so Kannel
 //! converts it to UCS-2 for the SMSC and non-GSM letters survive.
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
@@ -32,7 +33,7 @@ pub struct KannelConfig {
     /// A `sendsms-user` username.
     pub username: String,
     /// Its password.
-    pub password: String,
+    pub password: SecretString,
     /// Default `from`; Kannel's `global-sender` applies when `None`.
     pub sender: Option<String>,
     /// Our DLR endpoint; no delivery reports are requested when `None`.
@@ -88,7 +89,10 @@ impl SmsWire for KannelWire {
     ) -> Result<WireRequest, Outcome> {
         let mut query = vec![
             ("username".to_owned(), self.config.username.clone()),
-            ("password".to_owned(), self.config.password.clone()),
+            (
+                "password".to_owned(),
+                self.config.password.expose_secret().to_owned(),
+            ),
             ("to".to_owned(), message.to.e164()),
             ("text".to_owned(), message.text.clone()),
             ("charset".to_owned(), "UTF-8".to_owned()),

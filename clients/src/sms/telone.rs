@@ -10,6 +10,7 @@
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use super::encoding::{SmsEncoding, SmsSegments};
@@ -30,7 +31,7 @@ pub struct TeloneConfig {
     /// Account username.
     pub username: String,
     /// Account password.
-    pub password: String,
+    pub password: SecretString,
     /// Registered alphanumeric sender id.
     pub sender_id: String,
     /// Contracted messages per hour.
@@ -78,7 +79,7 @@ impl SmsWire for TeloneWire {
     ) -> Result<WireRequest, Outcome> {
         let body = serde_json::json!({
             "username": self.config.username,
-            "password": self.config.password,
+            "password": self.config.password.expose_secret(),
             "sender_id": message.sender.as_deref().unwrap_or(&self.config.sender_id),
             "recipient": message.to.msisdn(),
             "message": message.text,

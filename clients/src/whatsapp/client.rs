@@ -8,6 +8,7 @@
 //! drops the recipient; 131047 (outside the 24-hour window), 100 and the 132xxx template errors
 //! fix the message; 190/0 and permission, account and registration errors fix the config.
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -44,7 +45,7 @@ pub struct WhatsAppConfig {
     /// The phone number id (not the number itself).
     pub phone_number_id: String,
     /// A system-user access token.
-    pub access_token: String,
+    pub access_token: SecretString,
 }
 
 /// A Cloud API client for one business number.
@@ -52,7 +53,7 @@ pub struct WhatsAppConfig {
 pub struct CloudApiClient {
     http: reqwest::Client,
     node: String,
-    token: String,
+    token: SecretString,
     clock: SharedClock,
 }
 
@@ -63,7 +64,9 @@ impl CloudApiClient {
         settings: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        if config.access_token.trim().is_empty() || config.phone_number_id.trim().is_empty() {
+        if config.access_token.expose_secret().trim().is_empty()
+            || config.phone_number_id.trim().is_empty()
+        {
             return Err(ConfigError::Credential(
                 "whatsapp access token and phone number id are required".to_owned(),
             ));
@@ -94,7 +97,10 @@ impl CloudApiClient {
         } = exchange(
             self.http
                 .post(format!("{}/{path}", self.node))
-                .header(AUTHORIZATION, format!("Bearer {}", self.token))
+                .header(
+                    AUTHORIZATION,
+                    format!("Bearer {}", self.token.expose_secret()),
+                )
                 .header(CONTENT_TYPE, content_type)
                 .body(body),
         )

@@ -8,6 +8,7 @@
 //! (wamid, state) is a natural deduplication key.
 
 use std::time::{Duration, SystemTime};
+use subtle::ConstantTimeEq as _;
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -93,12 +94,7 @@ pub fn verify_handshake(query: &str, verify_token: &str) -> Result<String, Hands
     }
     let token = token.unwrap_or_default();
     // Constant time, although the token is only a weak shared secret.
-    let matches = token.len() == verify_token.len()
-        && token
-            .bytes()
-            .zip(verify_token.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let matches: bool = token.as_bytes().ct_eq(verify_token.as_bytes()).into();
     if !matches {
         return Err(HandshakeError::WrongToken);
     }

@@ -21,7 +21,7 @@ fn verp() -> VerpConfig {
     VerpConfig {
         prefix: "bounce".into(),
         domain: "bounces.oneclass.test".into(),
-        secret: b"verp-secret".to_vec(),
+        secret: b"verp-secret".to_vec().into(),
     }
 }
 

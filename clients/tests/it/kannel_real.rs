@@ -20,7 +20,9 @@ async fn real_kannel_accepts_a_message_and_its_delivery_report_reaches_our_callb
         KannelConfig {
             base_url,
             username: std::env::var("ONECLASS_TEST_KANNEL_USER").unwrap_or("tester".into()),
-            password: std::env::var("ONECLASS_TEST_KANNEL_PASS").unwrap_or("foobar".into()),
+            password: std::env::var("ONECLASS_TEST_KANNEL_PASS")
+                .unwrap_or("foobar".into())
+                .into(),
             sender: Some("ONECLASS".into()),
             dlr_url: Some(sink.url.clone()),
             dlr_mask: DEFAULT_DLR_MASK,

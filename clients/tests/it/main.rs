@@ -14,6 +14,7 @@ mod paynow_python;
 mod peer;
 mod phone;
 mod sandbox;
+mod secrets;
 mod sms_bulk;
 mod support;
 mod whatsapp;

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::StatusCode;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -49,29 +50,18 @@ impl EcocashEnvironment {
 }
 
 /// One EcoCash Open API project.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct EcocashConfig {
     /// [`DEFAULT_BASE_URL`] or the simulator's.
     pub base_url: String,
-    /// The project's API key, sent as `X-API-KEY`. Kept out of `Debug`.
-    pub api_key: String,
+    /// The project's API key, sent as `X-API-KEY`.
+    pub api_key: SecretString,
     /// Sandbox or live.
     pub environment: EcocashEnvironment,
     /// `USD` or `ZWG`.
     pub currency: String,
     /// Our name as shown on refunds (`clientName`).
     pub client_name: String,
-}
-
-impl std::fmt::Debug for EcocashConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EcocashConfig")
-            .field("base_url", &self.base_url)
-            .field("environment", &self.environment)
-            .field("currency", &self.currency)
-            .field("client_name", &self.client_name)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A payment as the lookup call reports it.
@@ -195,7 +185,7 @@ impl EcocashClient {
         settings: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        if config.api_key.trim().is_empty() {
+        if config.api_key.expose_secret().trim().is_empty() {
             return Err(ConfigError::Credential(
                 "ecocash api key is required".to_owned(),
             ));
@@ -226,7 +216,7 @@ impl EcocashClient {
         } = exchange(
             self.http
                 .post(url)
-                .header("X-API-KEY", &self.config.api_key)
+                .header("X-API-KEY", self.config.api_key.expose_secret())
                 .header(CONTENT_TYPE, "application/json")
                 .json(body),
         )

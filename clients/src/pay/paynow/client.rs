@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use reqwest::header::CONTENT_TYPE;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::message::{PaynowMessage, StatusUpdate};
 use crate::clock::SharedClock;
@@ -23,7 +24,7 @@ pub struct PaynowConfig {
     /// Integration id.
     pub integration_id: String,
     /// Integration key (a GUID).
-    pub integration_key: String,
+    pub integration_key: SecretString,
     /// Where Paynow POSTs status updates.
     pub result_url: String,
     /// Where the payer's browser returns after web checkout.
@@ -60,7 +61,9 @@ impl PaynowClient {
         settings: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        if config.integration_id.trim().is_empty() || config.integration_key.trim().is_empty() {
+        if config.integration_id.trim().is_empty()
+            || config.integration_key.expose_secret().trim().is_empty()
+        {
             return Err(ConfigError::Credential(
                 "paynow integration id and key are required".to_owned(),
             ));
@@ -76,7 +79,7 @@ impl PaynowClient {
     /// Verifies and reads a status update POSTed to our `resulturl`.
     pub fn parse_status_update(&self, body: &[u8]) -> Result<StatusUpdate, PaynowError> {
         let message = PaynowMessage::parse(body);
-        if !message.verify(&self.config.integration_key) {
+        if !message.verify(self.config.integration_key.expose_secret()) {
             return Err(PaynowError::BadHash);
         }
         StatusUpdate::from_message(message).ok_or(PaynowError::Missing("reference/status"))
@@ -90,7 +93,7 @@ impl PaynowClient {
             .push("id", &self.config.integration_id)
             .push("merchanttrace", merchant_trace)
             .push("status", "Message")
-            .sign(&self.config.integration_key);
+            .sign(self.config.integration_key.expose_secret());
         let url = format!("{}/interface/trace", self.base);
         let reply = match self.post(&url, Some(&message)).await {
             Ok(reply) => reply,
@@ -100,7 +103,7 @@ impl PaynowClient {
             .get("status")
             .is_some_and(|s| s.eq_ignore_ascii_case("notfound"))
         {
-            return if reply.verify(&self.config.integration_key) {
+            return if reply.verify(self.config.integration_key.expose_secret()) {
                 Outcome::Sent(None)
             } else {
                 Outcome::FixConfig(PaynowError::BadHash.to_string())
@@ -162,7 +165,7 @@ impl PaynowClient {
         if let Some(outcome) = Self::error_reply(&reply) {
             return outcome;
         }
-        if !reply.verify(&self.config.integration_key) {
+        if !reply.verify(self.config.integration_key.expose_secret()) {
             return Outcome::FixConfig(PaynowError::BadHash.to_string());
         }
         match StatusUpdate::from_message(reply) {
@@ -238,7 +241,7 @@ impl PaymentGateway for PaynowClient {
         }
         message
             .push("status", "Message")
-            .sign(&self.config.integration_key);
+            .sign(self.config.integration_key.expose_secret());
         let url = format!("{}/interface/{path}", self.base);
         let reply = match self.post(&url, Some(&message)).await {
             Ok(reply) => reply,
@@ -253,7 +256,7 @@ impl PaymentGateway for PaynowClient {
         {
             return Outcome::RetryBackoff(format!("unexpected reply: {}", reply.encode()));
         }
-        if !reply.verify(&self.config.integration_key) {
+        if !reply.verify(self.config.integration_key.expose_secret()) {
             return Outcome::FixConfig(PaynowError::BadHash.to_string());
         }
         let Some(poll_url) = reply.get("pollurl") else {

@@ -6,6 +6,7 @@
 //! Every official SDK lower-cases the integration key before hashing, so we do too.
 
 use sha2::{Digest, Sha512};
+use subtle::ConstantTimeEq as _;
 
 /// Hashes values (already in message order, `hash` excluded) with the integration key.
 pub fn hash_values<'a>(values: impl IntoIterator<Item = &'a str>, key: &str) -> String {
@@ -30,13 +31,8 @@ pub fn hash_fields(fields: &[(String, String)], key: &str) -> String {
 
 /// Compares two hex hashes ignoring case, in time independent of where they differ.
 pub(crate) fn same_hash(a: &str, b: &str) -> bool {
-    let (a, b) = (a.trim().as_bytes(), b.trim().as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| {
-        acc | (x.to_ascii_uppercase() ^ y.to_ascii_uppercase())
-    }) == 0
+    let (a, b) = (a.trim().to_ascii_uppercase(), b.trim().to_ascii_uppercase());
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The APNs client: headers and payload from a [`PushMessage`], HTTP/2 transport, and the
 //! classification of APNs's `reason` replies.
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -27,7 +28,7 @@ pub const SANDBOX_BASE_URL: &str = "https://api.sandbox.push.apple.com";
 const MAX_PAYLOAD: usize = 4096;
 
 /// One team key and app.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ApnsConfig {
     /// [`PRODUCTION_BASE_URL`], [`SANDBOX_BASE_URL`], or the simulator's `…/apns`.
     pub base_url: String,
@@ -35,25 +36,13 @@ pub struct ApnsConfig {
     pub key_id: String,
     /// The 10-character team id.
     pub team_id: String,
-    /// Contents of the `.p8` file (PKCS#8 PEM, P-256). Kept out of `Debug`.
-    pub private_key_pem: String,
+    /// Contents of the `.p8` file (PKCS#8 PEM, P-256).
+    pub private_key_pem: SecretString,
     /// Default `apns-topic`: the app's bundle id.
     pub topic: String,
     /// How long one provider token is reused. Apple refuses tokens older than an hour and
     /// new tokens more often than every 20 minutes; 45 minutes sits inside that window.
     pub token_lifetime: Duration,
-}
-
-impl std::fmt::Debug for ApnsConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApnsConfig")
-            .field("base_url", &self.base_url)
-            .field("key_id", &self.key_id)
-            .field("team_id", &self.team_id)
-            .field("topic", &self.topic)
-            .field("token_lifetime", &self.token_lifetime)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ApnsConfig {
@@ -63,7 +52,7 @@ impl ApnsConfig {
             base_url: PRODUCTION_BASE_URL.to_owned(),
             key_id: key_id.to_owned(),
             team_id: team_id.to_owned(),
-            private_key_pem: private_key_pem.to_owned(),
+            private_key_pem: private_key_pem.into(),
             topic: topic.to_owned(),
             token_lifetime: Duration::from_secs(45 * 60),
         }
@@ -96,8 +85,10 @@ impl ApnsClient {
         settings: &HttpSettings,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        let key = jsonwebtoken::EncodingKey::from_ec_pem(config.private_key_pem.as_bytes())
-            .map_err(|e| ConfigError::Credential(format!("apns key is not a P-256 .p8: {e}")))?;
+        let key = jsonwebtoken::EncodingKey::from_ec_pem(
+            config.private_key_pem.expose_secret().as_bytes(),
+        )
+        .map_err(|e| ConfigError::Credential(format!("apns key is not a P-256 .p8: {e}")))?;
         if config.key_id.trim().is_empty() || config.team_id.trim().is_empty() {
             return Err(ConfigError::Credential(
                 "apns key id and team id are required".to_owned(),

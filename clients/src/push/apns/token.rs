@@ -1,5 +1,6 @@
 //! The ES256 provider token, minted once and reused until it reaches its configured age.
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -22,7 +23,8 @@ pub(super) struct ProviderToken {
     team_id: String,
     lifetime: Duration,
     clock: SharedClock,
-    current: Mutex<Option<(String, SystemTime)>>,
+    /// The signed JWT (redacted in `Debug`) and when it was minted.
+    current: Mutex<Option<(SecretString, SystemTime)>>,
 }
 
 impl ProviderToken {
@@ -50,7 +52,7 @@ impl ProviderToken {
         if let Some((token, minted)) = current.as_ref() {
             // A clock that went backwards counts as "just minted".
             if now.duration_since(*minted).unwrap_or(Duration::ZERO) < self.lifetime {
-                return Ok(token.clone());
+                return Ok(token.expose_secret().to_owned());
             }
         }
         let iat = now
@@ -70,14 +72,17 @@ impl ProviderToken {
         )
         .map_err(|e| format!("cannot sign the apns provider token: {e}"))?;
         tracing::debug!(key_id = %self.key_id, "minted apns provider token");
-        *current = Some((token.clone(), now));
+        *current = Some((token.as_str().into(), now));
         Ok(token)
     }
 
     /// Forgets `token` if it is still current (APNs said it expired).
     pub(super) fn invalidate(&self, token: &str) {
         let mut current = self.current.lock();
-        if current.as_ref().is_some_and(|(t, _)| t == token) {
+        if current
+            .as_ref()
+            .is_some_and(|(t, _)| t.expose_secret() == token)
+        {
             *current = None;
         }
     }

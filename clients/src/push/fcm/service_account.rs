@@ -1,15 +1,15 @@
 //! The service-account key file, as Google Cloud issues it.
 
-use std::fmt;
 use std::path::Path;
 
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 
 use crate::http::ConfigError;
 
 /// The fields of a Google service-account JSON key file that FCM needs. Other fields in the file
 /// (`auth_uri`, certificate URLs, `universe_domain`) are accepted and ignored.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct ServiceAccount {
     /// Always `service_account`.
     #[serde(rename = "type")]
@@ -18,8 +18,8 @@ pub struct ServiceAccount {
     pub project_id: String,
     /// Id of the key pair; sent as the JWT `kid`.
     pub private_key_id: String,
-    /// PEM (PKCS#8) RSA private key. Kept out of `Debug`.
-    pub private_key: String,
+    /// PEM (PKCS#8) RSA private key.
+    pub private_key: SecretString,
     /// The account's e-mail; the JWT issuer.
     pub client_email: String,
     /// Numeric client id.
@@ -28,17 +28,6 @@ pub struct ServiceAccount {
     /// Where assertions are exchanged for access tokens
     /// (`https://oauth2.googleapis.com/token` for real accounts).
     pub token_uri: String,
-}
-
-impl fmt::Debug for ServiceAccount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServiceAccount")
-            .field("project_id", &self.project_id)
-            .field("client_email", &self.client_email)
-            .field("private_key_id", &self.private_key_id)
-            .field("token_uri", &self.token_uri)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ServiceAccount {
@@ -76,8 +65,9 @@ impl ServiceAccount {
     }
 
     pub(crate) fn encoding_key(&self) -> Result<jsonwebtoken::EncodingKey, ConfigError> {
-        jsonwebtoken::EncodingKey::from_rsa_pem(self.private_key.as_bytes()).map_err(|e| {
-            ConfigError::Credential(format!("service account private_key is not RSA PEM: {e}"))
-        })
+        jsonwebtoken::EncodingKey::from_rsa_pem(self.private_key.expose_secret().as_bytes())
+            .map_err(|e| {
+                ConfigError::Credential(format!("service account private_key is not RSA PEM: {e}"))
+            })
     }
 }

@@ -1,6 +1,7 @@
 //! OAuth2 access tokens for a service account: the RS256 JWT assertion, the JWT-bearer exchange
 //! at `token_uri`, and a cache refreshed by one task at a time.
 
+use secrecy::{ExposeSecret as _, SecretString};
 use std::convert::Infallible;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -49,7 +50,8 @@ struct TokenError {
 
 #[derive(Debug, Clone)]
 struct AccessToken {
-    value: String,
+    /// The bearer token; redacted in `Debug`, as the client holding this cache derives it.
+    value: SecretString,
     expires_at: SystemTime,
 }
 
@@ -95,7 +97,7 @@ impl TokenSource {
             .read()
             .as_ref()
             .filter(|t| now + self.margin < t.expires_at)
-            .map(|t| t.value.clone())
+            .map(|t| t.value.expose_secret().to_owned())
     }
 
     /// A valid access token, exchanging a new assertion if the cached one is missing or near its
@@ -109,7 +111,7 @@ impl TokenSource {
             return Ok(token);
         }
         let token = self.exchange().await?;
-        let value = token.value.clone();
+        let value = token.value.expose_secret().to_owned();
         *self.cached.write() = Some(token);
         Ok(value)
     }
@@ -117,7 +119,10 @@ impl TokenSource {
     /// Forgets `token` if it is still the cached one (FCM refused it).
     pub(crate) fn invalidate(&self, token: &str) {
         let mut cached = self.cached.write();
-        if cached.as_ref().is_some_and(|t| t.value == token) {
+        if cached
+            .as_ref()
+            .is_some_and(|t| t.value.expose_secret() == token)
+        {
             *cached = None;
         }
     }
@@ -171,7 +176,7 @@ impl TokenSource {
                 "oauth2 access token obtained"
             );
             return Ok(AccessToken {
-                value: reply.access_token,
+                value: reply.access_token.into(),
                 expires_at: now + Duration::from_secs(reply.expires_in),
             });
         }
