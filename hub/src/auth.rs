@@ -15,6 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use oneclass_actors::{AuthError, Authenticator, Principal, Role};
 use serde::{Deserialize, Serialize};
 
+use secrecy::ExposeSecret as _;
 use crate::config::AuthSettings;
 use crate::revocation::Revocations;
 
@@ -194,7 +195,7 @@ impl Authenticator for JwtAuthenticator {
 /// development secret under `data_dir`, created on first use so `token` and `serve` agree.
 pub fn resolve_secret(settings: &AuthSettings, data_dir: &Path) -> anyhow::Result<Option<String>> {
     if let Some(secret) = &settings.jwt_secret {
-        return Ok(Some(secret.clone()));
+        return Ok(Some(secret.expose_secret().to_owned()));
     }
     if !settings.public_keys.is_empty() || settings.jwks_file.is_some() {
         return Ok(None);
