@@ -72,11 +72,20 @@ mod tests {
     #[test]
     fn each_storage_error_gets_its_code() {
         let cases = [
-            (StorageError::Invalid("malformed page token".into()), ErrorCode::BadRequest),
+            (
+                StorageError::Invalid("malformed page token".into()),
+                ErrorCode::BadRequest,
+            ),
             (StorageError::NotFound("x".into()), ErrorCode::NotFound),
             (StorageError::Conflict("x".into()), ErrorCode::Conflict),
-            (StorageError::Unavailable("fsync".into()), ErrorCode::Unavailable),
-            (StorageError::backend("read", "disk on fire"), ErrorCode::Unavailable),
+            (
+                StorageError::Unavailable("fsync".into()),
+                ErrorCode::Unavailable,
+            ),
+            (
+                StorageError::backend("read", "disk on fire"),
+                ErrorCode::Unavailable,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(storage("test", &e).code, code, "{e}");
@@ -85,7 +94,10 @@ mod tests {
 
     #[test]
     fn internal_causes_stay_out_of_the_message() {
-        let body = storage("test", &StorageError::backend("read", "secret driver detail"));
+        let body = storage(
+            "test",
+            &StorageError::backend("read", "secret driver detail"),
+        );
         assert_eq!(body.message, JOURNAL_UNAVAILABLE);
     }
 

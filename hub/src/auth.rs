@@ -15,9 +15,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use oneclass_actors::{AuthError, Authenticator, Principal, Role};
 use serde::{Deserialize, Serialize};
 
-use secrecy::ExposeSecret as _;
 use crate::config::AuthSettings;
 use crate::revocation::Revocations;
+use secrecy::ExposeSecret as _;
 
 /// File under the data directory holding the development secret.
 pub const DEV_SECRET_FILE: &str = "dev-jwt-secret";

@@ -10,7 +10,7 @@
 //!
 //! What may carry a secret never leaves: `send_default_pii` stays off (no bodies, cookies or
 //! addresses), and [`scrub`] removes credential headers and every query string before sending.
-//! Events go out over HTTPS with rustls, from the transport's own thread; [`ErrorTracking::flush`]
+//! Events go out over HTTPS with rustls (ring), from the transport's own thread; [`ErrorTracking::flush`]
 //! waits for them (the hub calls it when it stops).
 
 use std::sync::Arc;
@@ -59,6 +59,9 @@ impl ErrorTracking {
             .expose_secret()
             .parse()
             .context("telemetry.sentry_dsn is not a DSN")?;
+        // Sentry's transport is built on rustls without a provider of its own; ring is the one
+        // the rest of the hub's TLS already uses. Installing fails only when one is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let options = sentry::apply_defaults(sentry::ClientOptions {
             dsn: Some(dsn),
             release: sentry::release_name!(),
@@ -83,7 +86,9 @@ impl ErrorTracking {
 
     /// The `sentry-actix` middleware reporting into this client.
     pub fn middleware(&self) -> sentry_actix::Sentry {
-        sentry_actix::Sentry::builder().with_hub(self.hub()).finish()
+        sentry_actix::Sentry::builder()
+            .with_hub(self.hub())
+            .finish()
     }
 
     /// Waits (boundedly) until queued events are sent; true when the queue drained.

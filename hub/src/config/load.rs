@@ -385,7 +385,11 @@ mod tests {
             jail.set_env("ONECLASS_SERVER__WORKERS", "7");
             let s = load(true)?;
             assert_eq!(s.server.listen, "127.0.0.1:2", "env over file");
-            assert_eq!(s.limits.heartbeat, Duration::from_secs(9), "old env key over file");
+            assert_eq!(
+                s.limits.heartbeat,
+                Duration::from_secs(9),
+                "old env key over file"
+            );
             assert_eq!(s.server.workers, 7, "nested over flat");
             Ok(())
         });
@@ -418,14 +422,20 @@ mod tests {
             Ok(())
         });
         in_jail(|jail| {
-            jail.create_file("hub.toml", "[limits]\nheartbeat = \"5s\"\nheartbeat_s = 5\n")?;
+            jail.create_file(
+                "hub.toml",
+                "[limits]\nheartbeat = \"5s\"\nheartbeat_s = 5\n",
+            )?;
             let err = format!("{:#}", load(true).unwrap_err());
             assert!(err.contains("heartbeat_s"), "{err}");
             Ok(())
         });
         in_jail(|_| {
             let err = format!("{:#}", load(true).unwrap_err());
-            assert!(err.contains("hub.toml"), "a missing file is an error: {err}");
+            assert!(
+                err.contains("hub.toml"),
+                "a missing file is an error: {err}"
+            );
             Ok(())
         });
     }

@@ -317,9 +317,17 @@ mod tests {
         assert_eq!(p.timeouts.connect, Duration::from_millis(500));
         let c = &p.cost;
         assert_eq!(c.sms_segment_price(None, None).unwrap().micros(), 20_000);
-        assert_eq!(c.sms_segment_price(Some("econet"), None).unwrap().micros(), 25_000);
-        assert_eq!(c.sms_segment_price(Some("netone"), None).unwrap().micros(), 20_000);
-        let premium = c.sms_segment_price(Some("econet"), Some("premium")).unwrap();
+        assert_eq!(
+            c.sms_segment_price(Some("econet"), None).unwrap().micros(),
+            25_000
+        );
+        assert_eq!(
+            c.sms_segment_price(Some("netone"), None).unwrap().micros(),
+            20_000
+        );
+        let premium = c
+            .sms_segment_price(Some("econet"), Some("premium"))
+            .unwrap();
         assert_eq!(premium.micros(), 1_000_000);
         assert_eq!(premium.to_string(), "1");
     }
@@ -334,7 +342,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(wa.cost.whatsapp[&WhatsAppCategory::Utility].to_string(), "0.0075");
+        assert_eq!(
+            wa.cost.whatsapp[&WhatsAppCategory::Utility].to_string(),
+            "0.0075"
+        );
         assert_eq!(wa.burst, 1, "default burst");
         assert_eq!(wa.timeouts, ProviderTimeouts::default());
         for (kind, key) in [
@@ -366,10 +377,11 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(mixed.contains("one kind"), "{mixed}");
-        let bad_url =
-            provider("kind = \"email\"\nbase_url = \"x\"\ncost = { currency = \"USD\", email = \"1\" }")
-                .unwrap_err()
-                .to_string();
+        let bad_url = provider(
+            "kind = \"email\"\nbase_url = \"x\"\ncost = { currency = \"USD\", email = \"1\" }",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(bad_url.contains("base_url"), "{bad_url}");
         let bad_kind =
             provider("kind = \"pigeon\"\nbase_url = \"http://x\"\ncost = { currency = \"USD\" }")
@@ -386,7 +398,12 @@ mod tests {
 
     #[test]
     fn prices_parse_exactly_and_print_without_trailing_zeros() {
-        for (text, micros) in [("0", 0), ("0.02", 20_000), ("12.5", 12_500_000), ("0.000001", 1)] {
+        for (text, micros) in [
+            ("0", 0),
+            ("0.02", 20_000),
+            ("12.5", 12_500_000),
+            ("0.000001", 1),
+        ] {
             let p: Price = text.parse().unwrap();
             assert_eq!(p.micros(), micros, "{text}");
             assert_eq!(p.to_string(), text);

@@ -5,7 +5,8 @@
 //! loopback and names in `ONECLASS_TEST_SENTRY_URL`. Without that variable the test prints
 //! SKIPPED and passes, except under `CI=true`, where it fails. Kent checks no authentication, so
 //! the DSN points at a small relay in this test that records the `X-Sentry-Auth` header of each
-//! upload before passing it on to kent.
+//! upload before passing it on to kent. Kent serves each stored event as
+//! `{payload: {envelope_header, header, body}}`, `body` being the Sentry event.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +16,6 @@ use oneclass_hub::config::TelemetrySettings;
 use oneclass_hub::error_tracking::ErrorTracking;
 use parking_lot::Mutex;
 use serde_json::Value;
-
-use crate::support::serve;
 
 /// The variable naming kent's base URL.
 const KENT_VAR: &str = "ONECLASS_TEST_SENTRY_URL";
@@ -42,7 +41,7 @@ fn kent_url() -> Option<String> {
 
 /// Passes envelopes on to kent, keeping each upload's `X-Sentry-Auth`.
 fn start_relay(kent: String, auth: Arc<Mutex<Vec<String>>>) -> std::net::SocketAddr {
-    serve(move || {
+    serve!(move || {
         let (kent, auth) = (kent.clone(), auth.clone());
         App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
             let (kent, auth) = (kent.clone(), auth.clone());
@@ -102,7 +101,9 @@ async fn events_for(kent: &str, marker: &str) -> Vec<Value> {
             .json()
             .await
             .unwrap();
-        let url = event["body"]["request"]["url"].as_str().unwrap_or_default();
+        let url = event["payload"]["body"]["request"]["url"]
+            .as_str()
+            .unwrap_or_default();
         if url.contains(marker) {
             found.push(event);
         }
@@ -121,7 +122,7 @@ async fn a_5xx_and_a_panic_reach_the_receiver_with_the_request_but_without_crede
     };
     let tracking = ErrorTracking::from_settings(&settings).unwrap().unwrap();
     let in_app = tracking.clone();
-    let hub = serve(move || {
+    let hub = serve!(move || {
         oneclass_hub::middleware::wrap(App::new(), Some(&in_app))
             .route("/fail/{marker}", web::get().to(failing))
             .route("/panic/{marker}", web::get().to(panicking))
@@ -146,7 +147,10 @@ async fn a_5xx_and_a_panic_reach_the_receiver_with_the_request_but_without_crede
 
     let mut events = Vec::new();
     for _ in 0..50 {
-        tokio::task::block_in_place(|| tracking.flush());
+        let flushing = tracking.clone();
+        tokio::task::spawn_blocking(move || flushing.flush())
+            .await
+            .unwrap();
         events = events_for(&kent, &marker).await;
         if events.len() >= 2 {
             break;
@@ -155,17 +159,30 @@ async fn a_5xx_and_a_panic_reach_the_receiver_with_the_request_but_without_crede
     }
     assert_eq!(events.len(), 2, "events for {marker}: {events:#?}");
     let text = serde_json::to_string(&events).unwrap();
-    assert!(!text.contains(TOKEN), "a credential reached the receiver: {text}");
-    assert!(!text.to_ascii_lowercase().contains("authorization"), "{text}");
+    assert!(
+        !text.contains(TOKEN),
+        "a credential reached the receiver: {text}"
+    );
+    assert!(
+        !text.to_ascii_lowercase().contains("authorization"),
+        "{text}"
+    );
     let urls: Vec<&str> = events
         .iter()
-        .map(|e| e["body"]["request"]["url"].as_str().unwrap())
+        .map(|e| e["payload"]["body"]["request"]["url"].as_str().unwrap())
         .collect();
-    assert!(urls.iter().any(|u| u.ends_with(&format!("/fail/{marker}"))), "{urls:?}");
-    assert!(urls.iter().any(|u| u.ends_with(&format!("/panic/{marker}"))), "{urls:?}");
+    assert!(
+        urls.iter().any(|u| u.ends_with(&format!("/fail/{marker}"))),
+        "{urls:?}"
+    );
+    assert!(
+        urls.iter()
+            .any(|u| u.ends_with(&format!("/panic/{marker}"))),
+        "{urls:?}"
+    );
     for e in &events {
-        assert_eq!(e["body"]["request"]["method"], "GET", "{e:#}");
-        assert_eq!(e["body"]["environment"], "test", "{e:#}");
+        assert_eq!(e["payload"]["body"]["request"]["method"], "GET", "{e:#}");
+        assert_eq!(e["payload"]["body"]["environment"], "test", "{e:#}");
     }
     assert!(text.contains("the journal is gone"), "{text}");
     assert!(text.contains("handler panicked"), "{text}");
@@ -174,7 +191,10 @@ async fn a_5xx_and_a_panic_reach_the_receiver_with_the_request_but_without_crede
     assert!(!auth.is_empty(), "no upload carried X-Sentry-Auth");
     for header in &auth {
         assert!(header.starts_with("Sentry "), "{header}");
-        assert!(header.contains(&format!("sentry_key={PUBLIC_KEY}")), "{header}");
+        assert!(
+            header.contains(&format!("sentry_key={PUBLIC_KEY}")),
+            "{header}"
+        );
         assert!(header.contains("sentry_version=7"), "{header}");
     }
 }

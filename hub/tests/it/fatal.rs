@@ -10,6 +10,8 @@ use crate::support::Hub;
 #[tokio::test]
 async fn a_second_hub_in_the_same_process_runs_clean_after_the_first_saw_a_fatal_journal_error() {
     let first = Hub::start();
+    // The supervisor reacts to a journal that fails while the hub is ready.
+    wait_ready(&first).await;
     first.journal.fail_next_commits(1);
     let append = AppendRequest {
         school_id: "s1".into(),
@@ -20,7 +22,8 @@ async fn a_second_hub_in_the_same_process_runs_clean_after_the_first_saw_a_fatal
         payload: Bytes::from_static(b"\x80"),
         idempotency: None,
     };
-    assert!(first.journal.append(vec![append]).await.is_err());
+    let failed = first.journal.append(vec![append]).await;
+    assert!(failed.is_err(), "{failed:?}");
     let outcome = tokio::task::spawn_blocking(move || {
         first.result.recv_timeout(Duration::from_secs(20)).unwrap()
     })
@@ -40,4 +43,15 @@ async fn a_second_hub_in_the_same_process_runs_clean_after_the_first_saw_a_fatal
     .await
     .unwrap();
     outcome.expect("the second hub saw no failure and stops cleanly");
+}
+
+async fn wait_ready(hub: &Hub) {
+    for _ in 0..100 {
+        let ready = reqwest::get(hub.url("/readyz")).await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the hub never became ready");
 }

@@ -1,7 +1,7 @@
 //! Starting a real hub (or an app wrapped in the hub's middleware) on port 0 in its own actix
 //! system thread.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,32 +59,24 @@ impl Hub {
     }
 }
 
-/// Serves `factory`'s app on a fresh port from its own thread; returns the address.
-pub fn serve<F, A>(factory: F) -> SocketAddr
-where
-    F: Fn() -> A + Send + Clone + 'static,
-    A: actix_web::dev::ServiceFactory<
-            actix_web::dev::ServiceRequest,
-            Config = actix_web::dev::AppConfig,
-            Response = actix_web::dev::ServiceResponse<
-                impl actix_web::body::MessageBody + 'static,
-            >,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            actix_web::HttpServer::new(factory)
-                .workers(1)
-                .disable_signals()
-                .listen(listener)
-                .unwrap()
-                .run()
-                .await
-        })
-    });
-    addr
+/// Serves the app that `$factory` (an `HttpServer` factory closure) builds on a fresh port from
+/// its own thread; evaluates to the address. A macro because the app's type cannot be named.
+macro_rules! serve {
+    ($factory:expr) => {{
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let factory = $factory;
+        std::thread::spawn(move || {
+            actix_rt::System::new().block_on(async move {
+                actix_web::HttpServer::new(factory)
+                    .workers(1)
+                    .disable_signals()
+                    .listen(listener)
+                    .unwrap()
+                    .run()
+                    .await
+            })
+        });
+        addr
+    }};
 }
