@@ -263,6 +263,8 @@ mod tests {
         Settings::load(file.then(|| Path::new("hub.toml")))
     }
 
+    // figment's Jail fixes the closure's error type; its size is not ours to choose.
+    #[allow(clippy::result_large_err)]
     fn in_jail(f: impl FnOnce(&mut Jail) -> anyhow::Result<()>) {
         Jail::expect_with(|jail| {
             // The suite's own variables (ONECLASS_TEST_…) must not matter; clear real config.
