@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against its real peers: a Python venv with the official Paynow SDK
-# (an oracle of Paynow's format) and a real Kannel SMS gateway on loopback, then
+# (an oracle of Paynow's format), a real Kannel SMS gateway and a fake Sentry (kent) on loopback, then
 # `cargo test --workspace --all-features`. Extra arguments go to cargo test.
 #
 # Tests that need a peer read its address from an environment variable; without it they print a
@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 
 eval "$(scripts/python-oracles.sh)"
 eval "$(scripts/kannel.sh start)"
-trap 'scripts/kannel.sh stop >/dev/null 2>&1 || true; scripts/smtp.sh stop >/dev/null 2>&1 || true; scripts/cassandra.sh stop >/dev/null 2>&1 || true' EXIT
+trap 'scripts/kent.sh stop >/dev/null 2>&1 || true; scripts/kannel.sh stop >/dev/null 2>&1 || true; scripts/smtp.sh stop >/dev/null 2>&1 || true; scripts/cassandra.sh stop >/dev/null 2>&1 || true' EXIT
 eval "$(scripts/cassandra.sh start)"
 eval "$(scripts/smtp.sh start)"
+eval "$(scripts/kent.sh start)"
 
 # The chat page is tested in Debian's Chromium, driven by playwright-core from npm.
 if command -v chromium >/dev/null && command -v npm >/dev/null; then

@@ -1,9 +1,18 @@
 //! Limits and timings of sessions and schools, set from the hub's configuration.
+//!
+//! The hub's `[limits]` section deserialises straight into [`Limits`]: sizes are plain integers,
+//! durations human-readable strings (`"20s"`, `"500ms"`, through `humantime-serde`), and a
+//! missing key keeps its default. Unknown keys are refused, so a misspelt limit fails at startup
+//! instead of silently keeping the default. Checking that the limits fit together is the hub's
+//! job (its `config` validation).
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 /// Per-connection and per-school limits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Largest WebSocket message accepted (continuations counted together).
     pub max_message_bytes: usize,
@@ -12,10 +21,13 @@ pub struct Limits {
     /// Bytes a session's outbound queue may hold before the client counts as slow (4008).
     pub outbound_max_bytes: usize,
     /// How long the oldest queued frame may wait before the client counts as slow (4008).
+    #[serde(with = "humantime_serde")]
     pub outbound_max_lag: Duration,
     /// Interval between WebSocket pings; two silent intervals close the connection.
+    #[serde(with = "humantime_serde")]
     pub heartbeat: Duration,
     /// Time allowed between upgrade and `connect`.
+    #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     /// Open connections one user may have.
     pub max_connections_per_user: usize,
@@ -24,6 +36,7 @@ pub struct Limits {
     /// Live events a catching-up subscriber may have buffered before its catch-up is extended.
     pub catch_up_buffer: usize,
     /// A school actor with no sessions for this long stops (its state lives in the journal).
+    #[serde(with = "humantime_serde")]
     pub school_idle: Duration,
 }
 

@@ -17,6 +17,7 @@ pub use oneclass_protocol::token::Claims;
 
 use crate::config::AuthSettings;
 use oneclass_actors::identity::revocation::Revocations;
+use secrecy::ExposeSecret as _;
 
 /// File under the data directory holding the development secret.
 pub const DEV_SECRET_FILE: &str = "dev-jwt-secret";
@@ -178,7 +179,7 @@ impl Authenticator for JwtAuthenticator {
 /// development secret under `data_dir`, created on first use so `token` and `serve` agree.
 pub fn resolve_secret(settings: &AuthSettings, data_dir: &Path) -> anyhow::Result<Option<String>> {
     if let Some(secret) = &settings.jwt_secret {
-        return Ok(Some(secret.clone()));
+        return Ok(Some(secret.expose_secret().to_owned()));
     }
     if !settings.public_keys.is_empty() || settings.jwks_file.is_some() {
         return Ok(None);

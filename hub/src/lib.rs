@@ -7,9 +7,13 @@
 
 pub mod auth;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod error;
+pub mod error_tracking;
 pub mod journal_backend;
+pub mod middleware;
+pub mod request_span;
 pub mod routes;
 pub mod sandbox;
 pub mod startup;

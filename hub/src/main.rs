@@ -1,13 +1,13 @@
-//! `oneclass-hub`: loads configuration, starts telemetry, and runs the chosen command.
+//! `oneclass-hub`: parses the command line, loads configuration, starts telemetry, and hands
+//! over to the chosen command (`serve`, `sandbox`, or one of [`oneclass_hub::commands`]).
 
 use anyhow::Context as _;
 use clap::Parser;
-use oneclass_actors::Role;
-use oneclass_hub::auth::{mint, now_s, resolve_secret, Claims};
 use oneclass_hub::cli::{Cli, Cmd, JournalCmd};
+use oneclass_hub::commands::{self, token::TokenRequest};
 use oneclass_hub::config::Settings;
-use oneclass_hub::startup::{open_journal, Application};
-use oneclass_hub::verify::{verify, Verdict};
+use oneclass_hub::startup::Application;
+use oneclass_hub::verify::Verdict;
 
 fn main() -> anyhow::Result<()> {
     oneclass_hub::telemetry::init();
@@ -36,41 +36,22 @@ fn main() -> anyhow::Result<()> {
             classes,
             ttl,
         } => {
-            let secret = resolve_secret(&settings.auth, &settings.journal.data_dir)?
-                .context("no HS256 secret: this hub verifies public-key tokens only")?;
-            let role: Role = serde_json::from_value(serde_json::Value::String(role.clone()))
-                .with_context(|| format!("unknown role `{role}`"))?;
-            let now = now_s();
-            let claims = Claims {
-                sub: user,
+            let request = TokenRequest {
+                user,
                 school,
                 role,
                 classes,
-                exp: now + ttl,
-                iat: now,
-                iss: settings.auth.issuer.clone(),
-                aud: settings.auth.audience.clone(),
-                jti: Some(uuid::Uuid::now_v7().to_string()),
+                ttl,
             };
-            println!("{}", mint(&secret, &claims));
+            println!("{}", commands::token::run(&settings, request)?);
             Ok(())
         }
         Cmd::Journal {
             command: JournalCmd::Verify { school, from, to },
-        } => {
-            let journal = open_journal(&settings)?;
-            let runtime = tokio::runtime::Runtime::new()?;
-            match runtime.block_on(verify(journal.as_ref(), &school, &from, &to))? {
-                Verdict::Intact { streams } => {
-                    println!("intact: {streams} streams of {school} checked");
-                    Ok(())
-                }
-                Verdict::Broken { stream, seq } => {
-                    eprintln!("broken: stream {stream} at seq {seq}");
-                    std::process::exit(1);
-                }
-            }
-        }
+        } => match commands::journal_verify::run(&settings, &school, &from, &to)? {
+            Verdict::Intact { .. } => Ok(()),
+            Verdict::Broken { .. } => std::process::exit(1),
+        },
     }
 }
 

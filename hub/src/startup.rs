@@ -1,9 +1,13 @@
 //! Building and running the hub: open the journal, resolve keys, bind the listener, start the
 //! supervisor and the HTTP server. [`Application::build`] binds before anything runs so callers
 //! (tests) can bind port 0 and read the port.
+//!
+//! Nothing here is process-global: the fatal flag (set when the journal fails, so `run` ends with
+//! an error and the process restarts) lives in each run's [`HubHandle`], and error tracking uses
+//! the application's own Sentry client, so several hubs in one process do not see each other.
 
 use std::net::TcpListener;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +21,7 @@ use oneclass_storage::{EventQueries, Storage};
 
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
+use crate::error_tracking::ErrorTracking;
 
 pub use crate::journal_backend::{open_journal, JOURNAL_FILE};
 /// How long shutdown waits for sessions to send their 1001 close.
@@ -39,6 +44,8 @@ pub struct Application {
     settings: Settings,
     journal: Arc<dyn Storage>,
     auth: Arc<JwtAuthenticator>,
+    /// Where errors are reported; `None` without a DSN.
+    tracking: Option<ErrorTracking>,
 }
 
 impl std::fmt::Debug for Application {
@@ -68,6 +75,7 @@ impl Application {
         journal: Arc<dyn Storage>,
         auth: Arc<JwtAuthenticator>,
     ) -> anyhow::Result<Self> {
+        let tracking = ErrorTracking::from_settings(&settings.telemetry)?;
         let listener = TcpListener::bind(&settings.server.listen)
             .with_context(|| format!("binding {}", settings.server.listen))?;
         Ok(Self {
@@ -75,6 +83,7 @@ impl Application {
             settings,
             journal,
             auth,
+            tracking,
         })
     }
 
@@ -109,8 +118,9 @@ impl Application {
             ready: ready.clone(),
         });
         let max_request = self.settings.server.max_request_bytes;
+        let tracking = self.tracking.clone();
         let mut server = HttpServer::new(move || {
-            App::new()
+            crate::middleware::wrap(App::new(), tracking.as_ref())
                 .app_data(state.clone())
                 .app_data(
                     web::JsonConfig::default()
@@ -135,15 +145,16 @@ impl Application {
             server: server.handle(),
             sessions,
             registry: registry.clone(),
+            fatal: Arc::new(AtomicBool::new(false)),
         };
         let fatal_handle = handle.clone();
         HubSupervisor::new(
             registry,
             ready,
             Box::new(move |_reason| {
+                fatal_handle.fatal.store(true, Ordering::SeqCst);
                 let h = fatal_handle.clone();
                 actix_rt::spawn(async move { h.stop().await });
-                FATAL.store(true, std::sync::atomic::Ordering::SeqCst);
             }),
         )
         .start();
@@ -156,15 +167,17 @@ impl Application {
             tracing::info!("shutting down");
             signals.stop().await;
         });
-        server.await?;
-        if FATAL.load(std::sync::atomic::Ordering::SeqCst) {
+        let served = server.await;
+        if let Some(tracking) = &self.tracking {
+            tracking.flush();
+        }
+        served?;
+        if handle.saw_fatal() {
             anyhow::bail!("journal failure: restart to recover");
         }
         Ok(())
     }
 }
-
-static FATAL: AtomicBool = AtomicBool::new(false);
 
 /// Stops a running hub.
 #[derive(Clone)]
@@ -172,6 +185,8 @@ pub struct HubHandle {
     server: actix_web::dev::ServerHandle,
     sessions: Arc<LiveSessions>,
     registry: SchoolRegistry,
+    /// Set by the supervisor's fatal hook (the journal failed); this run then ends with an error.
+    fatal: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for HubHandle {
@@ -184,6 +199,11 @@ impl HubHandle {
     /// The school actors of the running hub (operations and supervision tests).
     pub fn registry(&self) -> &SchoolRegistry {
         &self.registry
+    }
+
+    /// Whether this hub stopped, or is stopping, because its journal failed.
+    pub fn saw_fatal(&self) -> bool {
+        self.fatal.load(Ordering::SeqCst)
     }
 
     /// Closes every WebSocket with 1001, gives the closes a moment to leave, then stops.

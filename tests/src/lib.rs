@@ -81,7 +81,7 @@ impl TestHub {
     }
 
     fn start(settings: Settings, tmp: Option<Arc<tempfile::TempDir>>, hold: bool) -> Self {
-        oneclass_hub::telemetry::init();
+        oneclass_hub::telemetry::init_for_tests();
         let data_dir = settings.journal.data_dir.clone();
         let kept = settings.clone();
         let (app, journal) = if hold {

@@ -17,8 +17,10 @@ pub fn principal(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiEr
     let token = header
         .strip_prefix("Bearer ")
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "expected a bearer token"))?;
-    state
+    let principal = state
         .auth
         .verify(token.trim())
-        .map_err(|e| ApiError::new(ErrorCode::Unauthorized, e.to_string()))
+        .map_err(|e| ApiError::new(ErrorCode::Unauthorized, e.to_string()))?;
+    crate::request_span::record_principal(req, &principal);
+    Ok(principal)
 }

@@ -82,7 +82,7 @@ async fn an_unsigned_alg_none_token_closes_with_4001() {
 
 #[tokio::test]
 async fn no_connect_within_the_connect_timeout_closes_with_4001() {
-    let hub = TestHub::spawn_with(|s| s.limits.connect_timeout_ms = 300);
+    let hub = TestHub::spawn_with(|s| s.limits.connect_timeout = Duration::from_millis(300));
     let mut c = Client::open(&hub.ws_url(), Codec::Json).await.unwrap();
     assert_eq!(within(5, c.closed()).await, Some(4001));
 }

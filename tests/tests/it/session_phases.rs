@@ -99,7 +99,7 @@ async fn publish_until_accepted(c: &mut Client, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_with_an_id_is_answered_while_the_school_actor_is_replaced() {
-    let hub = TestHub::spawn_with(|s| s.limits.heartbeat_s = 60);
+    let hub = TestHub::spawn_with(|s| s.limits.heartbeat = std::time::Duration::from_secs(60));
     let user = token("t1", "s1", Role::Teacher, &["c1", "c2"]);
     let (mut c, _) = hub.connect(Codec::Json, &user).await;
     c.subscribe(&ch("class:s1:c1"), None).await.unwrap();

@@ -75,7 +75,7 @@ async fn read_in_order(c: &mut Client, from: u64, count: u64) -> Result<(), Clie
 async fn a_client_that_stops_reading_is_closed_with_4008_and_a_reading_one_gets_everything() {
     let hub = TestHub::spawn_with(|s| {
         s.limits.outbound_max_bytes = 256 * 1024;
-        s.limits.outbound_max_lag_ms = 2000;
+        s.limits.outbound_max_lag = std::time::Duration::from_millis(2000);
     });
     let mut stalled = subscriber(&hub, "slow").await;
     let mut reader = subscriber(&hub, "fast").await;

@@ -25,7 +25,7 @@ async fn publish_retrying(c: &mut Client, text: &str, id: &str) -> u64 {
 async fn a_school_actor_that_dies_mid_traffic_is_restarted_and_seqs_continue() {
     // The heartbeat is far longer than the test: the idle subscriber must learn of the restart
     // from the supervisor's notice, not from its next heartbeat.
-    let hub = TestHub::spawn_with(|s| s.limits.heartbeat_s = 60);
+    let hub = TestHub::spawn_with(|s| s.limits.heartbeat = std::time::Duration::from_secs(60));
     let (mut sub, _) = hub
         .connect(Codec::Json, &token("p1", "s1", Role::Parent, &["c1"]))
         .await;

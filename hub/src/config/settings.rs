@@ -1,0 +1,235 @@
+//! The [`Settings`] tree, its compiled-in defaults and its validation.
+//!
+//! Every struct refuses unknown keys and takes its defaults from `Default`, so a layer (TOML file
+//! or environment) names only what it changes. [`Settings::validate`] runs after all layers are
+//! merged and fails with the key at fault; it checks only what would otherwise fail later or
+//! silently misbehave (limits that cannot hold one message, a short HS256 secret, a provider
+//! without a price for its kind).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use oneclass_actors::Limits;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+
+use crate::config::providers::ProviderSettings;
+
+/// The shortest HS256 secret accepted, in bytes.
+const MIN_JWT_SECRET_BYTES: usize = 16;
+
+/// Everything the hub can be configured with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub journal: JournalSettings,
+    pub auth: AuthSettings,
+    /// Session and school limits, handed to the actors as they are.
+    pub limits: Limits,
+    pub telemetry: TelemetrySettings,
+    /// Outside delivery providers by name (`[providers.telone]`), for the delivery engine. Not
+    /// used by anything yet; validated so a broken entry fails at startup already.
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// HTTP worker threads (each also hosts school and session actors); 0 = one per core.
+    pub workers: usize,
+    /// Most concurrent connections per worker.
+    pub max_connections: usize,
+    /// Pending connections the kernel may queue.
+    pub backlog: u32,
+    /// Largest REST request body.
+    pub max_request_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalSettings {
+    /// Directory of the embedded journal (and the development secret).
+    pub data_dir: PathBuf,
+    /// A `scylla://host:port,…/keyspace?…` URL; when set the journal lives there instead of in
+    /// `data_dir` (see `journal_backend`). An empty string counts as unset.
+    pub url: Option<String>,
+}
+
+/// A public key for verifying production tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicKey {
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
+    /// Path of a PEM file.
+    pub pem_file: PathBuf,
+    /// Key id; when set, only tokens whose header names it use this key.
+    #[serde(default)]
+    pub kid: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HS256 secret (development). When no key of any kind is configured, a secret is created
+    /// under the data directory.
+    pub jwt_secret: Option<SecretString>,
+    pub public_keys: Vec<PublicKey>,
+    /// A JWKS file with RS256 / ES256 / EdDSA keys.
+    pub jwks_file: Option<PathBuf>,
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required `aud`.
+    pub audience: String,
+    /// Allowed clock skew when checking `exp` and `nbf`, seconds.
+    pub leeway_s: u64,
+}
+
+/// Where errors are reported.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// Sentry (or compatible) DSN; error tracking is off while unset. A secret: its key
+    /// authenticates whoever sends events.
+    pub sentry_dsn: Option<SecretString>,
+    /// The `environment` attached to reported events (`production`, `staging`, …).
+    pub environment: Option<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            workers: 0,
+            max_connections: 50_000,
+            backlog: 4096,
+            max_request_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            url: None,
+        }
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            public_keys: Vec::new(),
+            jwks_file: None,
+            issuer: "oneclass".into(),
+            audience: "oneclass-hub".into(),
+            leeway_s: 30,
+        }
+    }
+}
+
+impl Settings {
+    /// Fails fast on settings that cannot work, naming the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let l = &self.limits;
+        anyhow::ensure!(
+            l.heartbeat.as_secs() >= 1,
+            "limits.heartbeat must be at least 1s"
+        );
+        anyhow::ensure!(
+            l.max_body_bytes <= l.max_message_bytes,
+            "limits.max_body_bytes must not exceed limits.max_message_bytes"
+        );
+        anyhow::ensure!(
+            l.outbound_max_bytes >= l.max_message_bytes,
+            "limits.outbound_max_bytes must hold at least one message"
+        );
+        anyhow::ensure!(l.replay_page >= 1, "limits.replay_page must be at least 1");
+        anyhow::ensure!(
+            l.catch_up_buffer >= 1,
+            "limits.catch_up_buffer must be at least 1"
+        );
+        if let Some(secret) = &self.auth.jwt_secret {
+            anyhow::ensure!(
+                secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES,
+                "the JWT secret must be at least {MIN_JWT_SECRET_BYTES} bytes"
+            );
+        }
+        if let Some(dsn) = &self.telemetry.sentry_dsn {
+            dsn.expose_secret()
+                .parse::<sentry::types::Dsn>()
+                .map_err(|e| anyhow::anyhow!("telemetry.sentry_dsn is not a DSN: {e}"))?;
+        }
+        for (name, provider) in &self.providers {
+            provider
+                .validate()
+                .map_err(|e| anyhow::anyhow!("providers.{name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The actors' limits.
+    pub fn actor_limits(&self) -> Limits {
+        self.limits.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_debug_form_of_the_settings_leaks_no_secret() {
+        let toml = r#"
+            [auth]
+            jwt_secret = "jwt-secret-that-must-not-leak"
+            [telemetry]
+            sentry_dsn = "http://dsnkeythatmustnotleak@127.0.0.1:1/1"
+            [providers.telone]
+            kind = "sms"
+            base_url = "http://127.0.0.1:1"
+            credentials = { password = "provider-password-that-must-not-leak" }
+            cost = { currency = "USD", sms_segment = "0.02" }
+        "#;
+        let settings: Settings = toml::from_str(toml).unwrap();
+        settings.validate().unwrap();
+        let debug = format!("{settings:?}");
+        for secret in ["jwt-secret-that", "dsnkeythat", "provider-password"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert!(debug.contains("REDACTED"), "{debug}");
+    }
+
+    #[test]
+    fn validation_names_the_key_at_fault() {
+        let mut s = Settings::default();
+        s.limits.heartbeat = Duration::from_millis(10);
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("limits.heartbeat"), "{err}");
+
+        let mut s = Settings::default();
+        s.auth.jwt_secret = Some("short".into());
+        assert!(s.validate().unwrap_err().to_string().contains("16 bytes"));
+
+        let mut s = Settings::default();
+        s.telemetry.sentry_dsn = Some("not a dsn".into());
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("telemetry.sentry_dsn"), "{err}");
+    }
+
+    #[test]
+    fn replay_page_and_catch_up_buffer_are_configurable() {
+        let s: Settings =
+            toml::from_str("[limits]\nreplay_page = 64\ncatch_up_buffer = 128\n").unwrap();
+        assert_eq!(s.actor_limits().replay_page, 64);
+        assert_eq!(s.actor_limits().catch_up_buffer, 128);
+        assert_eq!(s.actor_limits().heartbeat, Limits::default().heartbeat);
+    }
+}

@@ -1,0 +1,10 @@
+//! The hub crate's integration tests: the command line, and what the hub does around every
+//! request (request ids, error tracking) and across hubs in one process.
+
+#[macro_use]
+mod support;
+
+mod cli;
+mod error_tracking;
+mod fatal;
+mod request_id;
