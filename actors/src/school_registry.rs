@@ -5,9 +5,10 @@
 //! the caller that needed it, so a school's sessions and its actor often share a thread. An
 //! actor that died (its address no longer connected) is replaced on the next lookup; that is how
 //! a school actor is restarted, whether by a session noticing it or by the supervisor's sweep.
+//! The registry keeps `oneclass_schools_active` equal to its number of entries at each start and
+//! sweep, so a scrape reads it without sweeping.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -16,7 +17,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use crate::limits::Limits;
-use crate::metrics::metrics;
+use crate::metrics::Metrics;
 use crate::school::SchoolActor;
 
 /// A registered school actor and the notice its sessions wait on.
@@ -32,6 +33,8 @@ pub struct SchoolRegistry {
     schools: Arc<Mutex<HashMap<String, Entry>>>,
     journal: Arc<dyn Storage>,
     limits: Limits,
+    /// The hub's metrics, handed to every school actor the registry starts.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for SchoolRegistry {
@@ -43,11 +46,12 @@ impl std::fmt::Debug for SchoolRegistry {
 }
 
 impl SchoolRegistry {
-    pub fn new(journal: Arc<dyn Storage>, limits: Limits) -> Self {
+    pub fn new(journal: Arc<dyn Storage>, limits: Limits, metrics: Arc<Metrics>) -> Self {
         Self {
             schools: Arc::default(),
             journal,
             limits,
+            metrics,
         }
     }
 
@@ -59,6 +63,10 @@ impl SchoolRegistry {
         &self.limits
     }
 
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
     /// The live actor of `school`, started on the current arbiter if there is none. Must be
     /// called from inside an actix system (a worker thread).
     pub fn get(&self, school: &str) -> Addr<SchoolActor> {
@@ -67,11 +75,16 @@ impl SchoolRegistry {
             if entry.addr.connected() {
                 return entry.addr.clone();
             }
-            metrics().school_restarts.fetch_add(1, Ordering::Relaxed);
+            self.metrics.school_restarts.inc();
             tracing::warn!(school, "school actor was gone, starting a new one");
             entry.died.notify_waiters();
         }
-        let actor = SchoolActor::new(school.to_owned(), self.journal.clone(), self.limits.clone());
+        let actor = SchoolActor::new(
+            school.to_owned(),
+            self.journal.clone(),
+            self.limits.clone(),
+            self.metrics.clone(),
+        );
         let addr = actor.start();
         schools.insert(
             school.to_owned(),
@@ -80,6 +93,7 @@ impl SchoolRegistry {
                 died: Arc::default(),
             },
         );
+        self.metrics.schools_active.set(schools.len() as i64);
         addr
     }
 
@@ -106,6 +120,7 @@ impl SchoolRegistry {
             }
             live
         });
+        self.metrics.schools_active.set(schools.len() as i64);
         schools.len()
     }
 }

@@ -1,12 +1,17 @@
 //! The one place errors become HTTP statuses and error bodies. Internal causes are logged, not
-//! sent.
+//! sent. Every [`ApiError`] a request ends with is counted by code ([`count_errors`]).
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse, ResponseError};
 use oneclass_actors::wire_error;
 use oneclass_protocol::reply::ErrorBody;
 use oneclass_protocol::ErrorCode;
 use oneclass_storage::StorageError;
+
+use crate::startup::AppState;
 
 /// An error of a REST handler.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -102,7 +107,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        oneclass_actors::metrics::metrics().error(self.code);
         HttpResponse::build(self.status_code())
             .json(serde_json::json!({"error": {"code": self.code, "message": self.message}}))
     }
@@ -121,4 +125,26 @@ pub fn json_error(
         other => ApiError::bad_request(other.to_string()),
     };
     e.into()
+}
+
+/// Middleware (`actix_web::middleware::from_fn`): counts the [`ApiError`] a request ended with,
+/// by code, in the hub's `oneclass_errors_total`. [`ApiError::error_response`] cannot reach the
+/// app's state, so the count is taken here from the error actix keeps beside the response. An
+/// app without [`AppState`] (middleware tests) counts nothing.
+pub async fn count_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.metrics.clone());
+    let res = next.call(req).await;
+    let error = match &res {
+        Ok(res) => res.response().error(),
+        Err(e) => Some(e),
+    };
+    if let (Some(metrics), Some(e)) = (metrics, error.and_then(|e| e.as_error::<ApiError>())) {
+        metrics.error(e.code);
+    }
+    res
 }

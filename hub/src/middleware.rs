@@ -1,6 +1,7 @@
 //! The middleware every HTTP request of the hub passes, outermost first: the request span and
 //! access log (`tracing-actix-web` with [`HubRootSpan`]), error tracking (`sentry-actix`, only
-//! when a DSN is configured), and the `x-request-id` response header.
+//! when a DSN is configured), the `x-request-id` response header, and the count of error replies
+//! by code ([`count_errors`], innermost so it sees every handler's error first hand).
 //!
 //! [`wrap`] is the one place the order is decided; `startup` applies it to the hub's app, and
 //! tests apply it to an app with failing routes to see what a failure reports.
@@ -11,6 +12,7 @@ use actix_web::middleware::{from_fn, Condition};
 use actix_web::{App, Error};
 use tracing_actix_web::TracingLogger;
 
+use crate::error::count_errors;
 use crate::error_tracking::ErrorTracking;
 use crate::request_span::{request_id_header, HubRootSpan};
 
@@ -38,7 +40,8 @@ where
     B: MessageBody + 'static,
 {
     let sentry = tracking.map_or_else(sentry_actix::Sentry::new, ErrorTracking::middleware);
-    app.wrap(from_fn(request_id_header))
+    app.wrap(from_fn(count_errors))
+        .wrap(from_fn(request_id_header))
         .wrap(Condition::new(tracking.is_some(), sentry))
         .wrap(TracingLogger::<HubRootSpan>::new())
 }

@@ -3,8 +3,9 @@
 //! (tests) can bind port 0 and read the port.
 //!
 //! Nothing here is process-global: the fatal flag (set when the journal fails, so `run` ends with
-//! an error and the process restarts) lives in each run's [`HubHandle`], and error tracking uses
-//! the application's own Sentry client, so several hubs in one process do not see each other.
+//! an error and the process restarts) lives in each run's [`HubHandle`], the metrics registry
+//! belongs to the [`Application`], and error tracking uses the application's own Sentry client,
+//! so several hubs in one process do not see each other.
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +15,7 @@ use std::time::Duration;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
+use oneclass_actors::metrics::Metrics;
 use oneclass_actors::session::{LiveSessions, SessionDeps};
 use oneclass_actors::{HubSupervisor, SchoolRegistry};
 use oneclass_protocol::CloseCode;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub auth: Arc<JwtAuthenticator>,
     pub session_deps: Arc<SessionDeps>,
     pub ready: Arc<AtomicBool>,
+    /// This hub's metrics: `/metrics` renders them, the error middleware counts into them.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A hub that is bound and ready to run.
@@ -46,6 +50,8 @@ pub struct Application {
     auth: Arc<JwtAuthenticator>,
     /// Where errors are reported; `None` without a DSN.
     tracking: Option<ErrorTracking>,
+    /// The registry every part of this hub records into, and `/metrics` renders.
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Application {
@@ -84,6 +90,7 @@ impl Application {
             journal,
             auth,
             tracking,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 
@@ -101,13 +108,15 @@ impl Application {
         let revoked = self.auth.revocations().load(self.journal.as_ref()).await?;
         tracing::info!(revoked, "revocation list loaded");
         let limits = self.settings.actor_limits();
-        let registry = SchoolRegistry::new(self.journal.clone(), limits.clone());
+        let registry =
+            SchoolRegistry::new(self.journal.clone(), limits.clone(), self.metrics.clone());
         let sessions = Arc::new(LiveSessions::default());
         let session_deps = Arc::new(SessionDeps {
             registry: registry.clone(),
             auth: self.auth.clone(),
             limits,
             sessions: sessions.clone(),
+            metrics: self.metrics.clone(),
         });
         let ready = Arc::new(AtomicBool::new(true));
         let state = web::Data::new(AppState {
@@ -116,6 +125,7 @@ impl Application {
             auth: self.auth.clone(),
             session_deps,
             ready: ready.clone(),
+            metrics: self.metrics.clone(),
         });
         let max_request = self.settings.server.max_request_bytes;
         let tracking = self.tracking.clone();

@@ -15,6 +15,7 @@ use oneclass_storage::Storage;
 use super::batch::PendingWrite;
 use super::channel::{ChannelState, SessionId};
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::roster::Roster;
 use crate::session::outbound::Outbound;
 
@@ -37,6 +38,8 @@ pub struct SchoolActor {
     pub(super) school: String,
     pub(super) journal: Arc<dyn Storage>,
     pub(super) limits: Limits,
+    /// The hub's metrics (journal batches and commits, fan-out, slow consumers).
+    pub(super) metrics: Arc<Metrics>,
     pub(super) roster: Roster,
     /// Channels used since the actor started, by name.
     pub(super) channels: HashMap<String, ChannelState>,
@@ -51,11 +54,17 @@ pub struct SchoolActor {
 }
 
 impl SchoolActor {
-    pub fn new(school: String, journal: Arc<dyn Storage>, limits: Limits) -> Self {
+    pub fn new(
+        school: String,
+        journal: Arc<dyn Storage>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             school,
             journal,
             limits,
+            metrics,
             roster: Roster::default(),
             channels: HashMap::new(),
             sessions: HashMap::new(),

@@ -27,7 +27,6 @@ use tokio::sync::oneshot;
 use super::channel::ChannelState;
 use super::SchoolActor;
 use crate::events::{self, Append};
-use crate::metrics::metrics;
 use crate::wire_error;
 
 /// The answer of a write: one outcome per append, in order, or why none was stored.
@@ -113,7 +112,7 @@ impl SchoolActor {
                     for (channel, head) in heads {
                         act.channels
                             .entry(channel.to_string())
-                            .or_insert_with(|| ChannelState::new(&channel, head));
+                            .or_insert_with(|| ChannelState::new(&channel, head, &act.metrics));
                     }
                     act.submit(writes, ctx);
                 }
@@ -146,14 +145,14 @@ impl SchoolActor {
                 batch.push(a);
             }
         }
-        metrics().journal_batch_size.observe(batch.len() as f64);
+        self.metrics.journal_batch_size.observe(batch.len() as f64);
         let started = Instant::now();
         let journal = self.journal.clone();
         ctx.spawn(
             async move { events::write(journal.as_ref(), batch).await }
                 .into_actor(self)
                 .map(move |result, act, ctx| {
-                    metrics()
+                    act.metrics
                         .journal_commit_seconds
                         .observe(started.elapsed().as_secs_f64());
                     act.committed(replies, targets, result, ctx);

@@ -26,10 +26,11 @@ use actix::prelude::*;
 use bytes::Bytes;
 use oneclass_protocol::journal::EventEnvelope;
 use oneclass_protocol::{ChannelName, Codec, Event};
+use prometheus_client::metrics::counter::Counter;
 
 use super::SchoolActor;
 use crate::client_view::to_event;
-use crate::metrics::metrics;
+use crate::metrics::Metrics;
 use crate::permissions::has_presence;
 use crate::session::outbound::{OutFrame, Outbound};
 use crate::wire_error::ErrorChain;
@@ -122,10 +123,12 @@ pub struct ChannelState {
     pub present: HashMap<String, usize>,
     /// When each user last sent a typing event (throttle).
     pub typing: HashMap<String, Instant>,
+    /// The hub's `oneclass_messages_out`, counting the frames fan-out queues.
+    messages_out: Counter,
 }
 
 impl ChannelState {
-    pub fn new(channel: &ChannelName, head: u64) -> Self {
+    pub fn new(channel: &ChannelName, head: u64, metrics: &Metrics) -> Self {
         Self {
             name: channel.to_string(),
             presence: has_presence(channel),
@@ -135,6 +138,7 @@ impl ChannelState {
             subscribers: HashMap::new(),
             present: HashMap::new(),
             typing: HashMap::new(),
+            messages_out: metrics.messages_out.clone(),
         }
     }
 
@@ -177,9 +181,7 @@ impl ChannelState {
                 SubState::Live => {
                     let codec = sub.outbound.codec();
                     let frames: Vec<Bytes> = ready.iter().map(|e| e.bytes(codec)).collect();
-                    metrics()
-                        .messages_out
-                        .fetch_add(frames.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    self.messages_out.inc_by(frames.len() as u64);
                     if !sub.outbound.push_events(&self.name, head, &frames) {
                         dead.push(*id);
                     }
@@ -285,9 +287,7 @@ impl SchoolActor {
     /// Drops sessions a fan-out found dead (slow consumers).
     pub(super) fn drop_sessions(&mut self, dead: Dead) {
         for id in dead {
-            metrics()
-                .slow_consumers
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.metrics.slow_consumers.inc();
             self.remove_session(id);
         }
     }
@@ -317,7 +317,11 @@ mod tests {
     use super::*;
 
     fn channel() -> ChannelState {
-        ChannelState::new(&ChannelName::parse("class:s1:c1").unwrap(), 0)
+        ChannelState::new(
+            &ChannelName::parse("class:s1:c1").unwrap(),
+            0,
+            &Metrics::new(),
+        )
     }
 
     fn commit(seq: u64) -> Rc<Committed> {
@@ -425,7 +429,7 @@ mod tests {
         assert!(!ch.remove_presence("u1"));
         assert!(ch.remove_presence("u1"));
         assert!(!ch.remove_presence("u1"));
-        let inbox = ChannelState::new(&ChannelName::inbox("s1", "u1"), 0);
+        let inbox = ChannelState::new(&ChannelName::inbox("s1", "u1"), 0, &Metrics::new());
         assert!(!inbox.presence);
     }
 }

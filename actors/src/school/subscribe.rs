@@ -186,7 +186,7 @@ impl SchoolActor {
                 let head = head.map_err(|e| wire_error::unavailable("channel head", &e))?;
                 act.channels
                     .entry(name)
-                    .or_insert_with(|| ChannelState::new(&channel, head));
+                    .or_insert_with(|| ChannelState::new(&channel, head, &act.metrics));
                 then(act, ctx)
             }),
         )

@@ -35,7 +35,7 @@ use super::registry::LiveSessions;
 use super::subscriptions::SubInfo;
 use super::writer::write_loop;
 use crate::limits::Limits;
-use crate::metrics::metrics;
+use crate::metrics::Metrics;
 use crate::principal::{Authenticator, Principal};
 use crate::school::{Leave, SchoolActor};
 use crate::school_registry::SchoolRegistry;
@@ -54,6 +54,8 @@ pub struct SessionDeps {
     pub auth: Arc<dyn Authenticator>,
     pub limits: Limits,
     pub sessions: Arc<LiveSessions>,
+    /// The hub's metrics (connections, frames in and out, errors, slow consumers).
+    pub metrics: Arc<Metrics>,
 }
 
 /// Where the session is in its life; see the module doc for the table.
@@ -161,7 +163,7 @@ impl SessionActor {
     }
 
     pub(super) fn send<T: serde::Serialize>(&self, frame: &T) {
-        metrics().messages_out.fetch_add(1, Ordering::Relaxed);
+        self.deps.metrics.messages_out.inc();
         self.outbound.push(OutFrame::Data(self.codec.encode(frame)));
     }
 
@@ -173,7 +175,7 @@ impl SessionActor {
 
     /// Answers `id` with `error`, or sends an `error` event when the command had no id.
     pub(super) fn reply_err(&self, id: Option<u32>, error: ErrorBody) {
-        metrics().error(error.code);
+        self.deps.metrics.error(error.code);
         match id {
             Some(id) => self.send(&Reply::<OkBody>::error(id, error)),
             None => self.send(&Event::Error {
@@ -195,7 +197,7 @@ impl SessionActor {
         }
         self.outbound.push(OutFrame::Ping);
         if !self.outbound.check_lag() {
-            metrics().slow_consumers.fetch_add(1, Ordering::Relaxed);
+            self.deps.metrics.slow_consumers.inc();
             ctx.stop();
             return;
         }
@@ -209,7 +211,7 @@ impl Actor for SessionActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        metrics().ws_connections.fetch_add(1, Ordering::Relaxed);
+        self.deps.metrics.ws_connections.inc();
         self.deps.sessions.insert(self.id, self.outbound.clone());
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         if let Some(writer) = self.writer.take() {
@@ -233,7 +235,7 @@ impl Actor for SessionActor {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
-        metrics().ws_connections.fetch_sub(1, Ordering::Relaxed);
+        self.deps.metrics.ws_connections.dec();
         self.deps.sessions.remove(self.id);
         self.outbound.close(CloseCode::Normal, "");
         if let Phase::Joined { school, .. } = &self.phase {

@@ -10,7 +10,6 @@
 //! frame that is not UTF-8 closes 1007; any other protocol or socket error closes 1002.
 
 use std::io;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix::prelude::*;
@@ -20,7 +19,6 @@ use oneclass_protocol::{CloseCode, Codec, Command, CommandFrame, DecodeError, Er
 
 use super::actor::{Phase, SessionActor};
 use super::outbound::OutFrame;
-use crate::metrics::metrics;
 
 /// The message actix-ws 0.4 puts in the `io::Error` it returns when aggregated continuation
 /// frames exceed `max_continuation_size` (`aggregated.rs`, `size_error`). It has no error
@@ -35,7 +33,7 @@ fn is_continuation_overflow(e: &io::Error) -> bool {
 
 impl SessionActor {
     fn on_frame(&mut self, bytes: &[u8], ctx: &mut Context<Self>) {
-        metrics().messages_in.fetch_add(1, Ordering::Relaxed);
+        self.deps.metrics.messages_in.inc();
         match self.codec.decode_command(bytes) {
             Err(DecodeError::Malformed(m)) => self.close(CloseCode::InvalidPayload, &m, ctx),
             Err(DecodeError::Invalid(e)) if matches!(self.phase, Phase::AwaitingConnect) => {

@@ -10,8 +10,6 @@
 //! session closes with 1001 so the client resumes), a school error or a dead school actor
 //! (warn; recovery resubscribes).
 
-use std::sync::atomic::Ordering;
-
 use actix::prelude::*;
 use bytes::Bytes;
 use oneclass_protocol::reply::ErrorBody;
@@ -21,7 +19,6 @@ use oneclass_storage::StorageError;
 use super::actor::SessionActor;
 use super::subscriptions::SubState;
 use crate::client_view::to_event;
-use crate::metrics::metrics;
 use crate::school::{CatchUp, CatchUpDone, SchoolActor};
 use crate::wire_error::ErrorChain;
 
@@ -59,6 +56,7 @@ impl SessionActor {
         let room = self.limits().outbound_max_bytes / 2;
         let session = self.id;
         let codec = self.codec;
+        let messages_out = self.deps.metrics.messages_out.clone();
         let name = channel.clone();
         let replay = async move {
             let (mut from, mut until) = (catch.from, catch.until);
@@ -83,9 +81,7 @@ impl SessionActor {
                         .filter_map(to_event)
                         .map(|e| codec.encode(&e))
                         .collect();
-                    metrics()
-                        .messages_out
-                        .fetch_add(frames.len() as u64, Ordering::Relaxed);
+                    messages_out.inc_by(frames.len() as u64);
                     if !outbound.push_events(&name, from, &frames) {
                         return ReplayEnd::QueueClosed;
                     }

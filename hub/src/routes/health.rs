@@ -1,9 +1,10 @@
 //! `GET /healthz` (the process answers), `GET /readyz` (the journal takes writes) and
-//! `GET /metrics` (Prometheus text).
+//! `GET /metrics` (this hub's [`Metrics`] in the Prometheus text format, version 0.0.4).
 
 use std::sync::atomic::Ordering;
 
 use actix_web::{web, HttpResponse};
+use oneclass_actors::metrics::Metrics;
 
 use crate::startup::AppState;
 
@@ -26,33 +27,13 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Resident memory of this process, from `/proc/self/statm`.
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
+/// Renders this hub's registry. Reads only: the school count is kept current by the registry
+/// and the supervisor's sweep, and the process figures are read by a collector.
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut out = String::new();
-    oneclass_actors::metrics::metrics().render(&mut out);
-    let open_fds = std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0);
-    out.push_str(&format!(
-        "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
-         # TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}\n\
-         # HELP process_open_fds Open file descriptors.\n# TYPE process_open_fds gauge\nprocess_open_fds {}\n\
-         # HELP oneclass_schools_active School actors running.\n# TYPE oneclass_schools_active gauge\noneclass_schools_active {}\n",
-        resident_bytes(),
-        open_fds,
-        state.registry.sweep(),
-    ));
+    // unwrap: encoding fails only when the writer does, and writing to a String cannot.
+    state.metrics.encode(&mut out).unwrap();
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(Metrics::CONTENT_TYPE)
         .body(out)
 }

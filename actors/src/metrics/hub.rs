@@ -1,0 +1,283 @@
+//! [`Metrics`]: one hub's `prometheus-client` registry and the handles its parts record into.
+//!
+//! Every metric is registered once, in [`Metrics::new`]; after that the registry is only read
+//! (by [`Metrics::encode`] on a scrape), and recording goes through the handles, which are
+//! atomics shared with the registry. A scrape never changes a value.
+//!
+//! Names are the ones the hub has always exposed. `prometheus-client` adds `_total` to a counter
+//! and appends a full stop to each help text, so counters are registered without the suffix and
+//! help texts without the stop.
+//!
+//! Labelled metrics are a [`Family`] keyed by a small label struct, as [`ErrorLabels`] is for
+//! errors by code. Counts that need more dimensions (the delivery engine's sends by provider and
+//! outcome) get their own label struct and `Family` here, registered the same way.
+
+use oneclass_protocol::ErrorCode;
+use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use super::process::ProcessCollector;
+
+/// Upper bounds of the journal batch-size histogram, in events per append.
+const BATCH_BOUNDS: [f64; 11] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 1024.0, 4096.0,
+];
+/// Upper bounds of the commit-latency histogram, in seconds: half a millisecond (an SQLite
+/// group commit) to 2.5 s (a struggling Cassandra quorum).
+const LATENCY_BOUNDS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The labels of `oneclass_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    /// The wire name of the [`ErrorCode`] (`forbidden`, `bad_request`, …).
+    code: &'static str,
+}
+
+/// The metrics of one hub. Shared as `Arc<Metrics>`; every handle is cheap to record into from
+/// any thread.
+#[derive(Debug)]
+pub struct Metrics {
+    /// What `/metrics` renders; only read after [`Metrics::new`].
+    registry: Registry,
+    /// Open WebSocket connections (sessions started and not yet stopped).
+    pub ws_connections: Gauge,
+    /// Frames received from clients.
+    pub messages_in: Counter,
+    /// Frames queued to clients: replies, events of live fan-out and of catch-up replays.
+    pub messages_out: Counter,
+    /// Connections closed with 4008 (outbound queue over its bound or its lag).
+    pub slow_consumers: Counter,
+    /// School actors found dead by a lookup and started again.
+    pub school_restarts: Counter,
+    /// School actors in the registry, as of its last change or sweep (the supervisor sweeps
+    /// every second, so a stopped actor is counted for at most that long).
+    pub schools_active: Gauge,
+    /// Events per journal append issued by school actors.
+    pub journal_batch_size: Histogram,
+    /// Seconds from append to durable commit, as seen by school actors.
+    pub journal_commit_seconds: Histogram,
+    /// Error replies (WebSocket and REST) by code.
+    errors: Family<ErrorLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// The `Content-Type` of what [`Metrics::encode`] writes.
+    pub const CONTENT_TYPE: &'static str = prometheus_text::CONTENT_TYPE;
+
+    /// A registry with every metric of the hub at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let ws_connections = Gauge::default();
+        registry.register(
+            "oneclass_ws_connections",
+            "Open WebSocket connections",
+            ws_connections.clone(),
+        );
+        let messages_in = Counter::default();
+        registry.register(
+            "oneclass_messages_in",
+            "Frames received from clients",
+            messages_in.clone(),
+        );
+        let messages_out = Counter::default();
+        registry.register(
+            "oneclass_messages_out",
+            "Frames queued to clients",
+            messages_out.clone(),
+        );
+        let slow_consumers = Counter::default();
+        registry.register(
+            "oneclass_slow_consumers",
+            "Connections closed with 4008",
+            slow_consumers.clone(),
+        );
+        let school_restarts = Counter::default();
+        registry.register(
+            "oneclass_school_restarts",
+            "School actors restarted after dying",
+            school_restarts.clone(),
+        );
+        let journal_batch_size = Histogram::new(BATCH_BOUNDS);
+        registry.register(
+            "oneclass_journal_batch_size",
+            "Events per journal append",
+            journal_batch_size.clone(),
+        );
+        let journal_commit_seconds = Histogram::new(LATENCY_BOUNDS);
+        registry.register_with_unit(
+            "oneclass_journal_commit",
+            "Append to durable commit",
+            Unit::Seconds,
+            journal_commit_seconds.clone(),
+        );
+        let errors = Family::<ErrorLabels, Counter>::default();
+        // Every code is listed from the start, at zero, so a rate over it never begins at a gap.
+        for code in ErrorCode::ALL {
+            drop(errors.get_or_create(&ErrorLabels {
+                code: code.as_str(),
+            }));
+        }
+        registry.register("oneclass_errors", "Error replies by code", errors.clone());
+        registry.register_collector(Box::new(ProcessCollector));
+        let schools_active = Gauge::default();
+        registry.register(
+            "oneclass_schools_active",
+            "School actors running",
+            schools_active.clone(),
+        );
+        Self {
+            registry,
+            ws_connections,
+            messages_in,
+            messages_out,
+            slow_consumers,
+            school_restarts,
+            schools_active,
+            journal_batch_size,
+            journal_commit_seconds,
+            errors,
+        }
+    }
+
+    /// Counts an error sent to a client.
+    pub fn error(&self, code: ErrorCode) {
+        self.errors
+            .get_or_create(&ErrorLabels {
+                code: code.as_str(),
+            })
+            .inc();
+    }
+
+    /// How many errors with `code` were sent.
+    pub fn errors(&self, code: ErrorCode) -> u64 {
+        self.errors
+            .get(&ErrorLabels {
+                code: code.as_str(),
+            })
+            .map_or(0, |c| c.get())
+    }
+
+    /// Appends every metric to `out` in the Prometheus text format ([`Metrics::CONTENT_TYPE`]).
+    /// Fails only if writing to `out` fails.
+    pub fn encode(&self, out: &mut String) -> std::fmt::Result {
+        prometheus_text::encode(out, &self.registry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(metrics: &Metrics) -> String {
+        let mut out = String::new();
+        metrics.encode(&mut out).unwrap();
+        out
+    }
+
+    /// The value of the sample `name` (with its labels, as rendered).
+    fn sample(text: &str, name: &str) -> Option<f64> {
+        text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+            let (n, v) = l.rsplit_once(' ')?;
+            (n == name).then(|| v.parse().ok()).flatten()
+        })
+    }
+
+    #[test]
+    fn two_metrics_instances_do_not_share_counts() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.ws_connections.inc();
+        a.messages_in.inc_by(3);
+        a.messages_out.inc();
+        a.slow_consumers.inc();
+        a.school_restarts.inc();
+        a.schools_active.set(2);
+        a.journal_batch_size.observe(5.0);
+        a.journal_commit_seconds.observe(0.003);
+        a.error(ErrorCode::Forbidden);
+
+        assert_eq!(a.errors(ErrorCode::Forbidden), 1);
+        assert_eq!(b.errors(ErrorCode::Forbidden), 0);
+        let (a, b) = (rendered(&a), rendered(&b));
+        for (name, in_a) in [
+            ("oneclass_ws_connections", 1.0),
+            ("oneclass_messages_in_total", 3.0),
+            ("oneclass_messages_out_total", 1.0),
+            ("oneclass_slow_consumers_total", 1.0),
+            ("oneclass_school_restarts_total", 1.0),
+            ("oneclass_schools_active", 2.0),
+            ("oneclass_journal_batch_size_count", 1.0),
+            ("oneclass_journal_batch_size_sum", 5.0),
+            ("oneclass_journal_commit_seconds_count", 1.0),
+            ("oneclass_errors_total{code=\"forbidden\"}", 1.0),
+        ] {
+            assert_eq!(sample(&a, name), Some(in_a), "{name} in\n{a}");
+            assert_eq!(sample(&b, name), Some(0.0), "{name} in\n{b}");
+        }
+    }
+
+    #[test]
+    fn a_fresh_registry_exposes_every_name_the_hub_always_had_at_zero() {
+        let text = rendered(&Metrics::new());
+        for (name, kind) in [
+            ("oneclass_ws_connections", "gauge"),
+            ("oneclass_messages_in_total", "counter"),
+            ("oneclass_messages_out_total", "counter"),
+            ("oneclass_slow_consumers_total", "counter"),
+            ("oneclass_school_restarts_total", "counter"),
+            ("oneclass_journal_batch_size", "histogram"),
+            ("oneclass_journal_commit_seconds", "histogram"),
+            ("oneclass_errors_total", "counter"),
+            ("process_resident_memory_bytes", "gauge"),
+            ("process_open_fds", "gauge"),
+            ("oneclass_schools_active", "gauge"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == format!("# TYPE {name} {kind}")),
+                "no {kind} {name} in\n{text}"
+            );
+        }
+        for code in ErrorCode::ALL {
+            let name = format!("oneclass_errors_total{{code=\"{code}\"}}");
+            assert_eq!(sample(&text, &name), Some(0.0), "{name} in\n{text}");
+        }
+        for name in [
+            "oneclass_journal_batch_size_bucket{le=\"1\"}",
+            "oneclass_journal_batch_size_bucket{le=\"4096\"}",
+            "oneclass_journal_batch_size_bucket{le=\"+Inf\"}",
+            "oneclass_journal_commit_seconds_bucket{le=\"0.0005\"}",
+            "oneclass_journal_commit_seconds_bucket{le=\"2.5\"}",
+            "oneclass_journal_commit_seconds_bucket{le=\"+Inf\"}",
+        ] {
+            assert_eq!(sample(&text, name), Some(0.0), "{name} in\n{text}");
+        }
+        assert!(
+            text.contains("# HELP oneclass_ws_connections Open WebSocket connections.\n"),
+            "{text}"
+        );
+        assert!(!text.contains(".."), "a doubled full stop in\n{text}");
+    }
+
+    #[test]
+    fn a_scrape_changes_no_value() {
+        let metrics = Metrics::new();
+        metrics.messages_in.inc();
+        let first = rendered(&metrics);
+        let second = rendered(&metrics);
+        for name in ["oneclass_messages_in_total", "oneclass_schools_active"] {
+            assert_eq!(sample(&first, name), sample(&second, name), "{name}");
+        }
+    }
+}
