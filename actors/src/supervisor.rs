@@ -3,7 +3,8 @@
 //! It watches the journal's health and the school actors. A journal that reports a fatal error
 //! (a failed fsync) makes the hub unready and calls the fatal hook, which shuts the process down
 //! so that it restarts and recovers from the file: continuing after a lost fsync could acknowledge
-//! messages that are not on disk. Stopped school actors are swept from the registry; a school
+//! messages that are not on disk. Stopped school actors are swept from the registry (which also
+//! brings `oneclass_schools_active` up to date, so `/metrics` need not sweep); a school
 //! actor that died is restarted by the registry on its next lookup (sessions look it up again as
 //! soon as they notice, within one heartbeat).
 //!

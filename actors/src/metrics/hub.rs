@@ -263,10 +263,12 @@ mod tests {
         ] {
             assert_eq!(sample(&text, name), Some(0.0), "{name} in\n{text}");
         }
-        assert!(
-            text.contains("# HELP oneclass_ws_connections Open WebSocket connections.\n"),
-            "{text}"
-        );
+        for help in [
+            "# HELP oneclass_ws_connections Open WebSocket connections.\n",
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n",
+        ] {
+            assert!(text.contains(help), "no {help:?} in\n{text}");
+        }
         assert!(!text.contains(".."), "a doubled full stop in\n{text}");
     }
 

@@ -3,6 +3,8 @@
 //! A collector rather than gauges: the values belong to the process, not to any hub, and are
 //! read fresh on each scrape without touching shared state. Resident memory comes from
 //! `VmRSS` in `/proc/self/status`, which the kernel reports in KiB, so no page size is assumed.
+//! A collector's help text is written as given (the registry adds the full stop only to what is
+//! registered through it), so these end with their own.
 //! Where `/proc` cannot be read (not Linux), both report 0.
 
 use prometheus_client::collector::Collector;
@@ -18,10 +20,10 @@ impl Collector for ProcessCollector {
         let figures = [
             (
                 "process_resident_memory_bytes",
-                "Resident memory size in bytes",
+                "Resident memory size in bytes.",
                 resident_bytes(),
             ),
-            ("process_open_fds", "Open file descriptors", open_fds()),
+            ("process_open_fds", "Open file descriptors.", open_fds()),
         ];
         for (name, help, value) in figures {
             let gauge = ConstGauge::new(value);
