@@ -55,16 +55,19 @@ impl SchoolRegistry {
         }
     }
 
-    pub fn journal(&self) -> &Arc<dyn Storage> {
+    /// The journal, for the actors of this crate; the hub reads through its own query handle
+    /// and writes only through [`crate::events::RouteWrites`].
+    pub(crate) fn journal(&self) -> &Arc<dyn Storage> {
         &self.journal
+    }
+
+    /// Whether the journal takes writes, for the readiness probe.
+    pub fn journal_health(&self) -> oneclass_storage::Health {
+        self.journal.health()
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
-    }
-
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
     }
 
     /// The live actor of `school`, started on the current arbiter if there is none. Must be

@@ -15,6 +15,7 @@ use std::time::Duration;
 use actix::Actor;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
+use oneclass_actors::events::RouteWrites;
 use oneclass_actors::metrics::Metrics;
 use oneclass_actors::session::{LiveSessions, SessionDeps};
 use oneclass_actors::{HubSupervisor, SchoolRegistry};
@@ -35,6 +36,8 @@ pub struct AppState {
     /// The read-only query path of the journal, for the analyst routes (events, export,
     /// analytics): they can read a school's events but not write any.
     pub queries: Arc<dyn EventQueries>,
+    /// The only journal writes a route can cause (the body-access audit, revocations).
+    pub writes: RouteWrites,
     pub auth: Arc<JwtAuthenticator>,
     pub session_deps: Arc<SessionDeps>,
     pub ready: Arc<AtomicBool>,
@@ -122,6 +125,7 @@ impl Application {
         let state = web::Data::new(AppState {
             registry: registry.clone(),
             queries: self.journal.clone(),
+            writes: RouteWrites::new(self.journal.clone()),
             auth: self.auth.clone(),
             session_deps,
             ready: ready.clone(),

@@ -9,6 +9,7 @@
 //! | idempotency keys | `keys.rs` | every key format and the request fingerprint |
 //! | payloads | `payload.rs` | how a payload becomes the stored bytes, and back |
 //! | the body-access audit | `audit.rs` | `audit.bodies.accessed` on `audit:{school}` |
+//! | [`RouteWrites`] | `route_writes.rs` | the only writes the HTTP layer can cause (audit, revocation) |
 //!
 //! Writers decide *what* to journal (the school actor for its streams, the revocation module,
 //! the audit); this module decides *how* it is spelled. It does no ordering of its own: the single
@@ -20,5 +21,7 @@ pub mod keys;
 pub mod payload;
 #[cfg(test)]
 mod registered;
+mod route_writes;
 
 pub use append::{write, Append};
+pub use route_writes::RouteWrites;

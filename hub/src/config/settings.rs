@@ -126,8 +126,8 @@ impl Default for AuthSettings {
             jwt_secret: None,
             public_keys: Vec::new(),
             jwks_file: None,
-            issuer: "oneclass".into(),
-            audience: "oneclass-hub".into(),
+            issuer: oneclass_protocol::token::DEFAULT_ISSUER.into(),
+            audience: oneclass_protocol::token::DEFAULT_AUDIENCE.into(),
             leeway_s: 30,
         }
     }

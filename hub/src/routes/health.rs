@@ -19,7 +19,7 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let health = state.registry.journal().health();
+    let health = state.registry.journal_health();
     if state.ready.load(Ordering::SeqCst) && health.is_ok() {
         HttpResponse::Ok().body("ready")
     } else {

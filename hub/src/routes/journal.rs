@@ -9,7 +9,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use oneclass_actors::events::audit::{record_bodies_accessed, BodiesAccessed};
+use oneclass_actors::events::audit::BodiesAccessed;
 use oneclass_actors::permissions::{can_read_bodies, can_read_journal};
 use oneclass_actors::wire_error::ErrorChain;
 use oneclass_protocol::channel::is_valid_id;
@@ -170,14 +170,11 @@ async fn prepare(
             to: &q.to,
             kind: q.kind.as_deref(),
         };
-        record_bodies_accessed(
-            state.registry.journal().as_ref(),
-            &q.school,
-            &p.user,
-            &access,
-        )
-        .await
-        .map_err(|e| ApiError::journal_unavailable("body-access audit, access refused", &e))?;
+        state
+            .writes
+            .bodies_accessed(&q.school, &p.user, &access)
+            .await
+            .map_err(|e| ApiError::journal_unavailable("body-access audit, access refused", &e))?;
         true
     } else {
         false

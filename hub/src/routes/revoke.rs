@@ -45,9 +45,8 @@ async fn revoke(
         school: claims.school.clone(),
     };
     state
-        .auth
-        .revocations()
-        .revoke(state.registry.journal().as_ref(), &p.user, &event)
+        .writes
+        .revoke_token(state.auth.revocations(), &p.user, &event)
         .await
         .map_err(|e| ApiError::journal_unavailable("revocation", &e))?;
     let closed = state
