@@ -39,6 +39,8 @@ mod members;
 mod publish;
 mod roster;
 mod subscribe;
+#[cfg(test)]
+mod tests;
 
 #[cfg(feature = "fault-injection")]
 pub use actor::Crash;
