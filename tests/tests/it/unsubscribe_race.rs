@@ -26,8 +26,12 @@ async fn an_unsubscribe_sent_before_the_subscribe_was_answered_stops_every_event
         since: Some(0),
     };
     let unsubscribe = Command::Unsubscribe { channel: ch(CLASS) };
-    let sub_id = reader.send(subscribe).await.unwrap();
-    let unsub_id = reader.send(unsubscribe).await.unwrap();
+    // One write, so the session reads the unsubscribe before the school can answer.
+    let ids = reader
+        .send_pipelined(vec![subscribe, unsubscribe])
+        .await
+        .unwrap();
+    let (sub_id, unsub_id) = (ids[0], ids[1]);
     let mut unanswered = vec![sub_id, unsub_id];
     while !unanswered.is_empty() {
         let frame = within(10, reader.read_frame()).await.unwrap();
