@@ -131,6 +131,35 @@ impl Client {
         Ok(id)
     }
 
+    /// Sends commands with fresh ids in one write (pipelined: the hub reads them together) and
+    /// returns their ids in order.
+    pub async fn send_pipelined(
+        &mut self,
+        commands: Vec<Command>,
+    ) -> Result<Vec<u32>, ClientError> {
+        let mut ids = Vec::with_capacity(commands.len());
+        for command in commands {
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1).max(1);
+            let bytes = self.codec.encode(&RawCommand::from(&CommandFrame {
+                id: Some(id),
+                command,
+            }));
+            let message = match self.codec {
+                Codec::Json => Message::Text(
+                    String::from_utf8(bytes.to_vec())
+                        .map_err(|e| ClientError::Decode(e.to_string()))?
+                        .into(),
+                ),
+                Codec::MsgPack => Message::Binary(bytes.to_vec().into()),
+            };
+            self.socket.feed(message).await?;
+            ids.push(id);
+        }
+        self.socket.flush().await?;
+        Ok(ids)
+    }
+
     /// Sends a command without an id (no reply; errors come as `error` events).
     pub async fn send_unacked(&mut self, command: Command) -> Result<(), ClientError> {
         self.send_frame(&CommandFrame { id: None, command }).await

@@ -7,10 +7,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use oneclass_storage::Storage;
+use tokio::time::Instant;
 
 use super::batch::PendingWrite;
 use super::channel::{ChannelState, SessionId};
@@ -49,7 +50,8 @@ pub struct SchoolActor {
     /// Appends waiting for the next flush.
     pub(super) pending: Vec<PendingWrite>,
     pub(super) flush_scheduled: bool,
-    /// Last join, leave or write; the idle check stops the actor some time after it.
+    /// Last join, leave or write; the idle check stops the actor some time after it. On tokio's
+    /// clock, so tests under `tokio::time::pause()` reach the idle stop without waiting.
     pub(super) last_active: Instant,
 }
 

@@ -65,7 +65,7 @@ impl SchoolActor {
         ctx: &mut Context<Self>,
     ) -> oneshot::Receiver<Written> {
         let (reply, rx) = oneshot::channel();
-        self.last_active = Instant::now();
+        self.last_active = tokio::time::Instant::now();
         self.pending.push(PendingWrite { appends, reply });
         if !self.flush_scheduled {
             self.flush_scheduled = true;

@@ -5,11 +5,10 @@
 //! The cap ([`crate::Limits::max_connections_per_user`]) counts a user's joined sessions in this
 //! school; a rejoin of a session already counted is not refused.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use actix::prelude::*;
 use oneclass_protocol::{ErrorCode, Event};
+use std::sync::Arc;
+use tokio::time::Instant;
 
 use super::actor::SessionEntry;
 use super::channel::SessionId;

@@ -29,6 +29,7 @@
 //! | `ephemeral.rs` | typing, presence queries, read cursors: events that are not journaled |
 //! | `roster.rs` | the roster's handlers (the model is [`crate::roster`]) |
 //! | `inbox.rs` | appending a notification to its recipients' inboxes |
+//! | `tests/` | unit tests of the actor on the in-memory journal under a paused clock |
 
 mod actor;
 mod batch;
@@ -39,6 +40,8 @@ mod members;
 mod publish;
 mod roster;
 mod subscribe;
+#[cfg(test)]
+mod tests;
 
 #[cfg(feature = "fault-injection")]
 pub use actor::Crash;

@@ -19,7 +19,6 @@
 //! Failure modes: a slow client (outbound queue over its bound or its lag) closes with 4008; a
 //! client silent for two heartbeats closes with 1001.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,7 +31,7 @@ use oneclass_storage::Storage;
 use super::outbound::{OutFrame, Outbound};
 use super::recovery::SCHOOL_RESTARTING;
 use super::registry::LiveSessions;
-use super::subscriptions::SubInfo;
+use super::sub_table::SubTable;
 use super::writer::write_loop;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
@@ -82,11 +81,8 @@ pub struct SessionActor {
     /// The socket's read half until `started` adds it as this actor's stream.
     stream: Option<actix_ws::MessageStream>,
     pub(super) phase: Phase,
-    /// This session's subscriptions by channel name.
-    pub(super) subs: HashMap<String, SubInfo>,
-    /// The next subscription generation; each subscribe gets a fresh one so a stale catch-up
-    /// can be told from the current one.
-    pub(super) next_generation: u64,
+    /// This session's subscriptions by channel name, with their generations.
+    pub(super) subs: SubTable,
     /// When the client last sent anything (heartbeat check).
     pub(super) last_seen: Instant,
     /// The timer that closes the socket when the token expires.
@@ -117,8 +113,7 @@ impl SessionActor {
             stream: Some(stream),
             deps,
             phase: Phase::AwaitingConnect,
-            subs: HashMap::new(),
-            next_generation: 1,
+            subs: SubTable::default(),
             last_seen: Instant::now(),
             expiry: None,
             school_watch: None,

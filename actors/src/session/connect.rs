@@ -17,7 +17,6 @@ use oneclass_protocol::reply::{Connected, ErrorBody, OkBody, Refreshed};
 use oneclass_protocol::{ChannelName, CloseCode, ErrorCode};
 
 use super::actor::{Phase, SessionActor};
-use super::subscriptions::base_of;
 use crate::permissions::can_read;
 use crate::principal::{AuthError, Principal};
 use crate::school::{Join, Subscribe};
@@ -106,12 +105,11 @@ impl SessionActor {
         }
         let mut requests = Vec::new();
         for (channel, since) in wanted {
-            let generation = self.new_generation();
             let name = channel.to_string();
+            let (generation, _) = self.subs.request(&name, since);
             requests.push((
                 name,
                 generation,
-                since,
                 school.send(Subscribe {
                     session: self.id,
                     channel,
@@ -122,8 +120,8 @@ impl SessionActor {
         }
         let fut = async move {
             let mut results = Vec::new();
-            for (name, generation, since, req) in requests {
-                results.push((name, generation, since, req.await));
+            for (name, generation, req) in requests {
+                results.push((name, generation, req.await));
             }
             results
         };
@@ -133,15 +131,16 @@ impl SessionActor {
         ctx.wait(fut.into_actor(self).map(move |results, act, ctx| {
             let mut resumed = BTreeMap::new();
             let mut catch_ups = Vec::new();
-            for (name, generation, since, result) in results {
+            for (name, generation, result) in results {
                 match result {
                     Ok(Ok(catch)) => {
                         if resume.contains_key(&name) {
                             resumed.insert(name.clone(), catch.head);
                         }
-                        catch_ups.push((name, generation, base_of(since, catch.head), catch));
+                        catch_ups.push((name, generation, catch));
                     }
                     Ok(Err(e)) => {
+                        act.subs.refused(&name, generation);
                         refused.insert(name, e.code);
                     }
                     Err(_) => {
@@ -166,8 +165,8 @@ impl SessionActor {
                     refused,
                 }),
             );
-            for (name, generation, base, catch) in catch_ups {
-                act.begin_subscription(name, generation, base, catch, &school, ctx);
+            for (name, generation, catch) in catch_ups {
+                act.granted(name, generation, catch, &school, ctx);
             }
         }));
     }

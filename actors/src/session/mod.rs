@@ -11,7 +11,8 @@
 //! | `actor.rs` | the struct, its `Phase`, lifecycle, heartbeat, close/send/reply |
 //! | `frames.rs` | the socket stream and the dispatch of one command to its handler |
 //! | `connect.rs` | `connect`, the initial subscriptions, `refresh`, the token's expiry |
-//! | `subscriptions.rs` | the subscription life cycle (state table), subscribe and unsubscribe |
+//! | `subscriptions.rs` | the `subscribe` and `unsubscribe` commands |
+//! | `sub_table.rs` | the subscription life cycle as a pure table (state table, transitions) |
 //! | `replay.rs` | the paged catch-up replay future |
 //! | `forward.rs` | commands the school actor answers: publish, read, presence, typing |
 //! | `recovery.rs` | rejoining a replacement school actor and resubscribing |
@@ -36,6 +37,7 @@ mod queries;
 mod recovery;
 pub mod registry;
 mod replay;
+mod sub_table;
 mod subscriptions;
 mod writer;
 

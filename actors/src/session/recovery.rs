@@ -14,6 +14,7 @@ use actix::prelude::*;
 use oneclass_protocol::{ChannelName, CloseCode};
 
 use super::actor::{Phase, SessionActor};
+use super::sub_table::Resubscribe;
 use crate::school::{Join, Leave, Subscribe};
 use crate::wire_error;
 
@@ -49,12 +50,9 @@ impl SessionActor {
             principal: principal.clone(),
         };
         let school = self.deps.registry.get(&principal.school);
-        let delivered = self.outbound.delivered();
-        let mut subs = Vec::new();
-        for (name, info) in self.subs.iter_mut() {
-            info.cancel_replay(ctx);
-            let since = delivered.get(name).copied().unwrap_or(0).max(info.base);
-            subs.push((name.clone(), since));
+        let (replays, resubscribe) = self.subs.recover(&self.outbound.delivered());
+        for replay in replays {
+            ctx.cancel_future(replay);
         }
         let join = Join {
             session: self.id,
@@ -63,14 +61,15 @@ impl SessionActor {
         };
         let session = self.id;
         let school2 = school.clone();
-        let mut generations = Vec::new();
-        for (name, _) in &subs {
-            generations.push((name.clone(), self.new_generation()));
-        }
         let fut = async move {
             school2.send(join).await.map_err(|_| ())?.map_err(|_| ())?;
             let mut results = Vec::new();
-            for ((name, since), (_, generation)) in subs.into_iter().zip(generations) {
+            for Resubscribe {
+                channel: name,
+                generation,
+                since,
+            } in resubscribe
+            {
                 let Ok(channel) = ChannelName::parse(&name) else {
                     continue;
                 };
@@ -81,7 +80,7 @@ impl SessionActor {
                     generation,
                 };
                 let res = school2.send(msg).await.map_err(|_| ())?;
-                results.push((name, generation, since, res));
+                results.push((name, generation, res));
             }
             Ok::<_, ()>(results)
         };
@@ -100,13 +99,13 @@ impl SessionActor {
                 school: school.clone(),
             };
             act.watch_school(ctx);
-            for (name, generation, since, result) in results {
+            for (name, generation, result) in results {
                 match result {
                     Ok(catch) => {
-                        act.begin_subscription(name, generation, since, catch, &school, ctx)
+                        act.granted(name, generation, catch, &school, ctx);
                     }
                     Err(e) => {
-                        act.subs.remove(&name);
+                        act.subs.refused(&name, generation);
                         act.reply_err(None, e);
                     }
                 }

@@ -2,13 +2,16 @@
 //! time, each page only once the outbound queue has room, so a gap of days costs pages, not
 //! memory. When the range is queued the replay tells the school (`CatchUpDone`); the school
 //! either switches the subscriber to live (queuing what it buffered meanwhile and `synced`) or
-//! answers with a higher `until` because its live buffer overflowed, and the replay goes on.
+//! answers with a higher `until` because its live buffer overflowed, and the replay goes on
+//! ([`after_done`] reads that answer).
 //!
 //! Every way the replay ends is a [`ReplayEnd`], logged by [`SessionActor::replay_ended`]:
 //! live (the normal end), a stale generation (debug: a newer subscribe replaced this one), the
 //! outbound queue closed (debug: the session is closing), a journal read error (warn; the
 //! session closes with 1001 so the client resumes), a school error or a dead school actor
 //! (warn; recovery resubscribes).
+
+use std::ops::ControlFlow;
 
 use actix::prelude::*;
 use bytes::Bytes;
@@ -17,7 +20,6 @@ use oneclass_protocol::{CloseCode, ErrorCode};
 use oneclass_storage::StorageError;
 
 use super::actor::SessionActor;
-use super::subscriptions::SubState;
 use crate::client_view::to_event;
 use crate::school::{CatchUp, CatchUpDone, SchoolActor};
 use crate::wire_error::ErrorChain;
@@ -40,16 +42,16 @@ pub(super) enum ReplayEnd {
 }
 
 impl SessionActor {
-    /// Spawns the replay of `catch` for `channel`'s subscription `generation`; returns its
-    /// handle so the subscription can cancel it.
-    pub(super) fn spawn_replay(
-        &mut self,
+    /// The replay of `catch` for `channel`'s subscription `generation`, to spawn in the
+    /// session's context (the handle lets the subscription cancel it). Building it borrows
+    /// nothing, so the subscription table can decide whether to spawn it.
+    pub(super) fn replay_future(
+        &self,
         channel: String,
         generation: u64,
         catch: CatchUp,
         school: Addr<SchoolActor>,
-        ctx: &mut Context<Self>,
-    ) -> SpawnHandle {
+    ) -> impl ActorFuture<Self, Output = ()> + 'static {
         let journal = self.journal();
         let outbound = self.outbound.clone();
         let page = self.limits().replay_page;
@@ -92,21 +94,15 @@ impl SessionActor {
                     generation,
                     replayed_to: from,
                 };
-                match school.send(done).await {
-                    Ok(Ok(Some(more))) => until = more,
-                    Ok(Ok(None)) => return ReplayEnd::Live,
-                    // The school's answer for a generation it no longer has.
-                    Ok(Err(e)) if e.code == ErrorCode::NotFound => return ReplayEnd::Stale,
-                    Ok(Err(e)) => return ReplayEnd::School(e),
-                    Err(e) => return ReplayEnd::SchoolGone(e),
+                match after_done(school.send(done).await) {
+                    ControlFlow::Continue(more) => until = more,
+                    ControlFlow::Break(end) => return end,
                 }
             }
         };
-        ctx.spawn(
-            replay
-                .into_actor(self)
-                .map(move |end, act, _| act.replay_ended(&channel, generation, end)),
-        )
+        replay
+            .into_actor(self)
+            .map(move |end, act, _| act.replay_ended(&channel, generation, end))
     }
 
     /// Logs how a replay ended and moves its subscription to `Live` or `Interrupted`, if the
@@ -143,15 +139,48 @@ impl SessionActor {
                 tracing::warn!(session, channel, error = %e, "replay failed: school actor gone")
             }
         }
-        let Some(sub) = self.subs.get_mut(channel) else {
-            return;
-        };
-        if sub.generation != generation {
-            return;
-        }
-        sub.state = match end {
-            ReplayEnd::Live => SubState::Live,
-            _ => SubState::Interrupted,
-        };
+        let live = matches!(end, ReplayEnd::Live);
+        self.subs.replay_ended(channel, generation, live);
+    }
+}
+
+/// What the school's answer to `CatchUpDone` means for the replay: continue up to a new `until`
+/// (the school's live buffer overflowed meanwhile), or break with how it ended.
+pub(super) fn after_done(
+    answer: Result<Result<Option<u64>, ErrorBody>, MailboxError>,
+) -> ControlFlow<ReplayEnd, u64> {
+    match answer {
+        Ok(Ok(Some(more))) => ControlFlow::Continue(more),
+        Ok(Ok(None)) => ControlFlow::Break(ReplayEnd::Live),
+        // The school's answer for a generation it no longer has.
+        Ok(Err(e)) if e.code == ErrorCode::NotFound => ControlFlow::Break(ReplayEnd::Stale),
+        Ok(Err(e)) => ControlFlow::Break(ReplayEnd::School(e)),
+        Err(e) => ControlFlow::Break(ReplayEnd::SchoolGone(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overflow_answer_replays_further_and_every_other_answer_ends_the_replay() {
+        use ControlFlow::{Break, Continue};
+        assert!(matches!(after_done(Ok(Ok(Some(7)))), Continue(7)));
+        assert!(matches!(after_done(Ok(Ok(None))), Break(ReplayEnd::Live)));
+        let stale = ErrorBody::new(ErrorCode::NotFound, "subscription replaced or removed");
+        assert!(matches!(
+            after_done(Ok(Err(stale))),
+            Break(ReplayEnd::Stale)
+        ));
+        let other = ErrorBody::new(ErrorCode::Internal, "no");
+        assert!(matches!(
+            after_done(Ok(Err(other))),
+            Break(ReplayEnd::School(_))
+        ));
+        assert!(matches!(
+            after_done(Err(MailboxError::Closed)),
+            Break(ReplayEnd::SchoolGone(_))
+        ));
     }
 }

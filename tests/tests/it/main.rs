@@ -16,3 +16,4 @@ mod security;
 mod session_phases;
 mod slow_consumer;
 mod supervision;
+mod unsubscribe_race;
