@@ -7,6 +7,10 @@
 //! buffered events and `synced`, and the subscriber is live. If the buffer outgrew
 //! [`crate::Limits::catch_up_buffer`] meanwhile, it was dropped and `until` moved up to the head
 //! of that moment: `CatchUpDone` then answers the new `until` and the session replays further.
+//! Likewise when the buffered events do not fit in the session's queue under its byte bound
+//! (`outbound_max_bytes`) at `CatchUpDone`: they are dropped, `until := head`, and the session
+//! reads them from the journal, paced by the queue's room. The school cannot wait for a writer,
+//! so it never pushes a flush that could count against a healthy client.
 //!
 //! The life cycle of one (session, channel) subscription, the school's half (the session keeps
 //! its own half: the generation it expects and the replay it runs):
@@ -17,7 +21,8 @@
 //! | Replaying(gen) | a commit above `until` | Replaying(gen) | buffers it |
 //! | Replaying(gen) | the buffer overflows | Replaying(gen) | drops the buffer, `until := head` (overflow pushes `until` up) |
 //! | Replaying(gen) | `CatchUpDone(gen, replayed_to < until)` | Replaying(gen) | answers `Some(until)`: replay more |
-//! | Replaying(gen) | `CatchUpDone(gen, replayed_to ≥ until)` | Live | queues buffered events above `replayed_to`, then `synced`; answers `None` |
+//! | Replaying(gen) | `CatchUpDone(gen, replayed_to ≥ until)`, the buffered events above `replayed_to` do not fit under the queue's byte bound | Replaying(gen) | drops the buffer, `until := head`; answers `Some(until)` |
+//! | Replaying(gen) | `CatchUpDone(gen, replayed_to ≥ until)`, otherwise | Live | queues buffered events above `replayed_to`, then `synced`; answers `None` |
 //! | Live | a commit | Live | pushes it to the session's queue |
 //! | any | `Subscribe(new gen)` (resubscribe, or recovery after a school restart) | Requested(new gen) | replaces the subscriber (no second presence announcement) |
 //! | any | `CatchUpDone(old gen)` | unchanged | answers `not_found` ("subscription replaced or removed") |
@@ -34,6 +39,7 @@ use oneclass_protocol::{ChannelName, ErrorCode, Event};
 
 use super::channel::{ChannelState, SessionId, SubState, Subscriber};
 use super::SchoolActor;
+use crate::session::outbound::weight_of;
 use crate::wire_error;
 
 /// Subscribe a joined session to a channel. Every subscription starts in catch-up: the session
@@ -134,6 +140,13 @@ impl Handler<CatchUpDone> for SchoolActor {
             .filter(|e| e.seq > msg.replayed_to)
             .map(|e| e.bytes(codec))
             .collect();
+        let flush: usize = frames.iter().map(weight_of).sum();
+        if flush > 0 && sub.outbound.queued_bytes() + flush > sub.outbound.max_bytes() {
+            // Too much to queue at once: the replay reads these from the journal, paced.
+            buffer.clear();
+            *until = head;
+            return Ok(Some(head));
+        }
         frames.push(codec.encode(&Event::Synced {
             channel: msg.channel.clone(),
             head,
