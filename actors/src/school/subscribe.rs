@@ -294,8 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn a_buffer_that_fits_under_the_queue_bound_is_queued_with_synced_and_the_subscriber_is_live()
-    {
+    fn a_buffer_that_fits_under_the_queue_bound_is_queued_with_synced_and_the_subscriber_is_live() {
         let mut sub = catching_up(2, vec![commit(3, 100), commit(4, 100)]);
         assert_eq!(sub.finish_catch_up(CHANNEL, 4, 2), CatchUpStep::Live);
         assert!(matches!(sub.state, SubState::Live));

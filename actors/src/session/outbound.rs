@@ -563,8 +563,14 @@ mod tests {
         assert!(q.push_at(t0, OutFrame::Ping));
         assert!(matches!(q.take_at(t0), Some(Drained::Frames(_))));
         assert!(q.push_events_at(t0 + ms(100), CHANNEL, 1, &[frame(300)]));
-        assert!(q.check_slow_at(t0 + ms(9000)), "under the bound, within the lag");
-        assert!(!q.check_slow_at(t0 + ms(10_101)), "the frame waited past the lag");
+        assert!(
+            q.check_slow_at(t0 + ms(9000)),
+            "under the bound, within the lag"
+        );
+        assert!(
+            !q.check_slow_at(t0 + ms(10_101)),
+            "the frame waited past the lag"
+        );
     }
 
     #[test]
