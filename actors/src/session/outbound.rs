@@ -32,6 +32,9 @@
 //! not what it allocates alone. The session's own bulk producer, the catch-up replay, uses
 //! [`Outbound::push_paced`] and keeps the queue at or below `outbound_max_bytes`; the school's
 //! catch-up flush goes in only if it fits under `outbound_max_bytes` (see `school/subscribe.rs`).
+//!
+//! One concept (the queue and the rules that end it) in one file; the tests of those rules make
+//! it longer than 500 lines.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
