@@ -18,8 +18,15 @@ pub struct Limits {
     pub max_message_bytes: usize,
     /// Largest `body` of a publish, as encoded JSON.
     pub max_body_bytes: usize,
-    /// Bytes a session's outbound queue may hold before the client counts as slow (4008).
+    /// Bytes a session's outbound queue may hold while its writer is stuck before the client
+    /// counts as slow (4008); producers that can wait (catch-up) stay under it, and twice it is
+    /// the queue's hard ceiling (see `session/outbound.rs`).
     pub outbound_max_bytes: usize,
+    /// How long the writer may be stuck on the socket, with the queue over `outbound_max_bytes`,
+    /// before the client counts as slow (4008). Over the bound with a writer that keeps taking
+    /// frames, or that has not been scheduled yet, is no sign of a slow client.
+    #[serde(with = "humantime_serde")]
+    pub outbound_max_stall: Duration,
     /// How long the oldest queued frame may wait before the client counts as slow (4008).
     #[serde(with = "humantime_serde")]
     pub outbound_max_lag: Duration,
@@ -46,6 +53,7 @@ impl Default for Limits {
             max_message_bytes: 64 * 1024,
             max_body_bytes: 16 * 1024,
             outbound_max_bytes: 4 * 1024 * 1024,
+            outbound_max_stall: Duration::from_secs(1),
             outbound_max_lag: Duration::from_secs(10),
             heartbeat: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(10),

@@ -7,6 +7,10 @@
 //! buffered events and `synced`, and the subscriber is live. If the buffer outgrew
 //! [`crate::Limits::catch_up_buffer`] meanwhile, it was dropped and `until` moved up to the head
 //! of that moment: `CatchUpDone` then answers the new `until` and the session replays further.
+//! Likewise when the buffered events do not fit in the session's queue under its byte bound
+//! (`outbound_max_bytes`) at `CatchUpDone`: they are dropped, `until := head`, and the session
+//! reads them from the journal, paced by the queue's room. The school cannot wait for a writer,
+//! so it never pushes a flush that could count against a healthy client.
 //!
 //! The life cycle of one (session, channel) subscription, the school's half (the session keeps
 //! its own half: the generation it expects and the replay it runs):
@@ -17,7 +21,8 @@
 //! | Replaying(gen) | a commit above `until` | Replaying(gen) | buffers it |
 //! | Replaying(gen) | the buffer overflows | Replaying(gen) | drops the buffer, `until := head` (overflow pushes `until` up) |
 //! | Replaying(gen) | `CatchUpDone(gen, replayed_to < until)` | Replaying(gen) | answers `Some(until)`: replay more |
-//! | Replaying(gen) | `CatchUpDone(gen, replayed_to ≥ until)` | Live | queues buffered events above `replayed_to`, then `synced`; answers `None` |
+//! | Replaying(gen) | `CatchUpDone(gen, replayed_to ≥ until)`, the buffered events above `replayed_to` do not fit under the queue's byte bound | Replaying(gen) | drops the buffer, `until := head`; answers `Some(until)` |
+//! | Replaying(gen) | `CatchUpDone(gen, replayed_to ≥ until)`, otherwise | Live | queues buffered events above `replayed_to`, then `synced`; answers `None` |
 //! | Live | a commit | Live | pushes it to the session's queue |
 //! | any | `Subscribe(new gen)` (resubscribe, or recovery after a school restart) | Requested(new gen) | replaces the subscriber (no second presence announcement) |
 //! | any | `CatchUpDone(old gen)` | unchanged | answers `not_found` ("subscription replaced or removed") |
@@ -34,6 +39,7 @@ use oneclass_protocol::{ChannelName, ErrorCode, Event};
 
 use super::channel::{ChannelState, SessionId, SubState, Subscriber};
 use super::SchoolActor;
+use crate::session::outbound::weight_of;
 use crate::wire_error;
 
 /// Subscribe a joined session to a channel. Every subscription starts in catch-up: the session
@@ -122,26 +128,10 @@ impl Handler<CatchUpDone> for SchoolActor {
         if sub.generation != msg.generation {
             return Err(gone());
         }
-        let SubState::CatchingUp { until, buffer } = &mut sub.state else {
-            return Ok(None);
-        };
-        if msg.replayed_to < *until {
-            return Ok(Some(*until));
-        }
-        let codec = sub.outbound.codec();
-        let mut frames: Vec<_> = buffer
-            .iter()
-            .filter(|e| e.seq > msg.replayed_to)
-            .map(|e| e.bytes(codec))
-            .collect();
-        frames.push(codec.encode(&Event::Synced {
-            channel: msg.channel.clone(),
-            head,
-        }));
-        sub.state = SubState::Live;
-        if !sub.outbound.push_events(&msg.channel, head, &frames) {
-            let id = msg.session;
-            self.drop_sessions(vec![id]);
+        match sub.finish_catch_up(&msg.channel, head, msg.replayed_to) {
+            CatchUpStep::Replay(until) => return Ok(Some(until)),
+            CatchUpStep::Live => {}
+            CatchUpStep::Refused => self.drop_sessions(vec![msg.session]),
         }
         Ok(None)
     }
@@ -160,6 +150,54 @@ impl Handler<Unsubscribe> for SchoolActor {
 
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
         self.unsubscribe(msg.session, &msg.channel);
+    }
+}
+
+/// What [`Subscriber::finish_catch_up`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUpStep {
+    /// Replay up to this seq, then report again.
+    Replay(u64),
+    /// The subscriber is live: buffered events and `synced` are queued (or it already was).
+    Live,
+    /// The subscriber is live but its queue refused the flush (closed, or the client is slow):
+    /// the caller drops the session.
+    Refused,
+}
+
+impl Subscriber {
+    /// The school's half of `CatchUpDone` (see the table above): the session replayed up to
+    /// `replayed_to` while the channel's head is `head`.
+    pub fn finish_catch_up(&mut self, channel: &str, head: u64, replayed_to: u64) -> CatchUpStep {
+        let SubState::CatchingUp { until, buffer } = &mut self.state else {
+            return CatchUpStep::Live;
+        };
+        if replayed_to < *until {
+            return CatchUpStep::Replay(*until);
+        }
+        let codec = self.outbound.codec();
+        let mut frames: Vec<_> = buffer
+            .iter()
+            .filter(|e| e.seq > replayed_to)
+            .map(|e| e.bytes(codec))
+            .collect();
+        let flush: usize = frames.iter().map(weight_of).sum();
+        if flush > 0 && self.outbound.queued_bytes() + flush > self.outbound.max_bytes() {
+            // Too much to queue at once: the replay reads these from the journal, paced.
+            buffer.clear();
+            *until = head;
+            return CatchUpStep::Replay(head);
+        }
+        frames.push(codec.encode(&Event::Synced {
+            channel: channel.to_owned(),
+            head,
+        }));
+        self.state = SubState::Live;
+        if self.outbound.push_events(channel, head, &frames) {
+            CatchUpStep::Live
+        } else {
+            CatchUpStep::Refused
+        }
     }
 }
 
@@ -190,5 +228,124 @@ impl SchoolActor {
                 then(act, ctx)
             }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use oneclass_protocol::Codec;
+
+    use super::*;
+    use crate::school::channel::Committed;
+    use crate::session::outbound::{Drained, OutFrame, Outbound};
+
+    const CHANNEL: &str = "class:s1:c1";
+
+    /// A committed event whose JSON frame is a little over `size` bytes.
+    fn commit(seq: u64, size: usize) -> Rc<Committed> {
+        Committed::new(
+            seq,
+            Event::Typing {
+                channel: CHANNEL.into(),
+                user: "u".repeat(size),
+            },
+        )
+    }
+
+    /// A subscriber with a 1000-byte queue, catching up to `until` with `buffer` waiting.
+    fn catching_up(until: u64, buffer: Vec<Rc<Committed>>) -> Subscriber {
+        Subscriber {
+            user: "u1".into(),
+            outbound: Arc::new(Outbound::new(Codec::Json, 1000, Duration::from_secs(10))),
+            generation: 1,
+            state: SubState::CatchingUp { until, buffer },
+        }
+    }
+
+    /// The frames the writer would take now (empty if nothing is queued).
+    fn taken(sub: &Subscriber) -> Vec<OutFrame> {
+        let next = sub.outbound.next_batch();
+        poll_once(next).map_or_else(Vec::new, |d| match d {
+            Drained::Frames(f) => f,
+            Drained::Close(code, _) => panic!("closed with {code:?}"),
+        })
+    }
+
+    /// Polls a future once (everything here is ready or pending, never woken later).
+    fn poll_once<F: std::future::Future>(f: F) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        }
+    }
+
+    fn text(frame: &OutFrame) -> String {
+        match frame {
+            OutFrame::Data(b) => String::from_utf8(b.to_vec()).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_buffer_that_fits_under_the_queue_bound_is_queued_with_synced_and_the_subscriber_is_live() {
+        let mut sub = catching_up(2, vec![commit(3, 100), commit(4, 100)]);
+        assert_eq!(sub.finish_catch_up(CHANNEL, 4, 2), CatchUpStep::Live);
+        assert!(matches!(sub.state, SubState::Live));
+        let frames = taken(&sub);
+        assert_eq!(frames.len(), 3);
+        assert!(text(&frames[2]).contains("synced"), "{}", text(&frames[2]));
+        assert_eq!(sub.outbound.delivered().get(CHANNEL), Some(&4));
+    }
+
+    #[test]
+    fn a_buffer_past_the_queue_bound_is_not_queued_but_replayed_from_the_journal() {
+        // Four events of ~300 bytes: ~1300 bytes for a 1000-byte queue.
+        let buffer = (3..=6).map(|seq| commit(seq, 300)).collect();
+        let mut sub = catching_up(2, buffer);
+        assert_eq!(sub.finish_catch_up(CHANNEL, 6, 2), CatchUpStep::Replay(6));
+        match &sub.state {
+            SubState::CatchingUp { until, buffer } => {
+                assert_eq!(*until, 6);
+                assert!(buffer.is_empty(), "the journal holds them");
+            }
+            SubState::Live => panic!("still catching up"),
+        }
+        assert!(taken(&sub).is_empty(), "nothing was queued");
+        assert!(!sub.outbound.is_closed());
+        // The session replays 3..=6 itself, then reports again: now only `synced` is left.
+        assert_eq!(sub.finish_catch_up(CHANNEL, 6, 6), CatchUpStep::Live);
+        let frames = taken(&sub);
+        assert_eq!(frames.len(), 1);
+        assert!(text(&frames[0]).contains("synced"));
+    }
+
+    #[test]
+    fn a_buffer_that_fits_alone_but_not_on_top_of_the_queue_is_replayed_too() {
+        let mut sub = catching_up(2, vec![commit(3, 300)]);
+        assert!(sub
+            .outbound
+            .push(OutFrame::Data(Bytes::from(vec![b'x'; 700]))));
+        assert_eq!(sub.finish_catch_up(CHANNEL, 3, 2), CatchUpStep::Replay(3));
+        assert_eq!(taken(&sub).len(), 1, "only what was already queued");
+    }
+
+    #[test]
+    fn a_replay_short_of_until_is_told_to_go_on_and_keeps_the_buffer() {
+        let mut sub = catching_up(5, vec![commit(6, 10)]);
+        assert_eq!(sub.finish_catch_up(CHANNEL, 6, 4), CatchUpStep::Replay(5));
+        match &sub.state {
+            SubState::CatchingUp { until, buffer } => {
+                assert_eq!(*until, 5);
+                assert_eq!(buffer.len(), 1);
+            }
+            SubState::Live => panic!("still catching up"),
+        }
     }
 }

@@ -100,11 +100,7 @@ impl SessionActor {
         deps: Arc<SessionDeps>,
     ) -> Addr<Self> {
         let limits = &deps.limits;
-        let outbound = Arc::new(Outbound::new(
-            codec,
-            limits.outbound_max_bytes,
-            limits.outbound_max_lag,
-        ));
+        let outbound = Arc::new(Outbound::from_limits(codec, limits));
         SessionActor {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             codec,
@@ -191,7 +187,7 @@ impl SessionActor {
             return self.close(CloseCode::GoingAway, "no answer to heartbeats", ctx);
         }
         self.outbound.push(OutFrame::Ping);
-        if !self.outbound.check_lag() {
+        if !self.outbound.check_slow() {
             self.deps.metrics.slow_consumers.inc();
             ctx.stop();
             return;

@@ -1,6 +1,7 @@
 //! The catch-up replay of one subscription: `(from, until]` read from the journal a page at a
-//! time, each page only once the outbound queue has room, so a gap of days costs pages, not
-//! memory. When the range is queued the replay tells the school (`CatchUpDone`); the school
+//! time, each page only once the outbound queue has room and queued in chunks that keep the queue
+//! under its byte bound ([`crate::session::Outbound::push_paced`]), so a gap of days costs pages,
+//! not memory, and a page of large messages never counts against the client. When the range is queued the replay tells the school (`CatchUpDone`); the school
 //! either switches the subscriber to live (queuing what it buffered meanwhile and `synced`) or
 //! answers with a higher `until` because its live buffer overflowed, and the replay goes on
 //! ([`after_done`] reads that answer).
@@ -78,13 +79,12 @@ impl SessionActor {
                     };
                     // unwrap: events is not empty.
                     from = events.last().unwrap().seq;
-                    let frames: Vec<Bytes> = events
+                    let frames: Vec<(u64, Bytes)> = events
                         .iter()
-                        .filter_map(to_event)
-                        .map(|e| codec.encode(&e))
+                        .filter_map(|e| Some((e.seq, codec.encode(&to_event(e)?))))
                         .collect();
                     messages_out.inc_by(frames.len() as u64);
-                    if !outbound.push_events(&name, from, &frames) {
+                    if !outbound.push_paced(&name, from, &frames).await {
                         return ReplayEnd::QueueClosed;
                     }
                 }

@@ -1,7 +1,9 @@
 //! The single socket writer of a session: the only code that writes to the WebSocket.
 //!
 //! It drains the session's [`Outbound`] queue batch by batch, in the order frames were queued,
-//! and ends with the queue's close frame. A frame the socket does not take within
+//! and ends with the queue's close frame. After each frame the socket (actix-ws's channel to the
+//! HTTP dispatcher) takes, it reports progress ([`Outbound::wrote`]): that is how the queue tells
+//! a client that stopped reading from a writer that is merely behind (see `outbound.rs`). A frame the socket does not take within
 //! [`WRITE_TIMEOUT`] (or a failed write) means the client stopped reading: the queue is closed
 //! with 4008 and the writer returns, which stops the session at its next heartbeat.
 
@@ -37,6 +39,7 @@ pub(super) async fn write_loop(outbound: Arc<Outbound>, mut ws: actix_ws::Sessio
                         outbound.close(CloseCode::SlowConsumer, "socket stopped taking frames");
                         return;
                     }
+                    outbound.wrote();
                 }
             }
             Drained::Close(code, reason) => {

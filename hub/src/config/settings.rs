@@ -232,4 +232,14 @@ mod tests {
         assert_eq!(s.actor_limits().catch_up_buffer, 128);
         assert_eq!(s.actor_limits().heartbeat, Limits::default().heartbeat);
     }
+
+    #[test]
+    fn the_outbound_stall_allowance_is_a_human_readable_duration() {
+        let s: Settings = toml::from_str("[limits]\noutbound_max_stall = \"250ms\"\n").unwrap();
+        assert_eq!(
+            s.actor_limits().outbound_max_stall,
+            Duration::from_millis(250)
+        );
+        assert_eq!(Limits::default().outbound_max_stall, Duration::from_secs(1));
+    }
 }

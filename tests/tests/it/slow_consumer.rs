@@ -1,5 +1,7 @@
 //! Slow consumers: a client that stops reading is closed with 4008 without hurting a reading
-//! subscriber of the same channel; a fast reader survives bursts.
+//! subscriber of the same channel; a fast reader survives bursts, including journal batches and
+//! catch-up pages larger than its whole queue (what the hub queues in one turn, before the
+//! writer could run, says nothing about the client).
 
 use oneclass_actors::Role;
 use oneclass_protocol::client::{Client, ClientError};
@@ -105,4 +107,30 @@ async fn a_client_that_stops_reading_is_closed_with_4008_and_a_reading_one_gets_
         .unwrap()
         .expect("a reading client was closed during a burst");
     let _: oneclass_protocol::reply::Empty = reader.request_ok(Command::Ping).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_catching_up_on_more_than_its_queue_holds_gets_everything_and_stays_open() {
+    // One replay page (256 messages of 8 KiB, ~2 MiB) is eight times the queue.
+    let hub = TestHub::spawn_with(|s| {
+        s.limits.outbound_max_bytes = 256 * 1024;
+    });
+    let (mut publisher, _) = hub
+        .connect(Codec::MsgPack, &token("t1", "s1", Role::Teacher, &["c1"]))
+        .await;
+    let acked = publish_burst(&mut publisher, 1, 300, 8 * 1024).await;
+    assert_eq!(acked, (1..=300).collect::<Vec<_>>());
+
+    let (mut late, _) = hub
+        .connect(Codec::MsgPack, &token("late", "s1", Role::Parent, &["c1"]))
+        .await;
+    late.subscribe(&ch(CLASS), Some(0)).await.unwrap();
+    within(60, read_in_order(&mut late, 1, 300))
+        .await
+        .expect("the catching-up client was closed");
+    assert!(matches!(
+        next_on(&mut late, CLASS).await.unwrap(),
+        Event::Synced { head: 300, .. }
+    ));
+    let _: oneclass_protocol::reply::Empty = late.request_ok(Command::Ping).await.unwrap();
 }
