@@ -33,6 +33,25 @@ pub struct Link {
     pub hash: [u8; 32],
 }
 
+impl Link {
+    /// The stored event `req` becomes at this link on UTC `day`; every backend builds its
+    /// envelopes here, so they cannot disagree on a field.
+    pub fn envelope(self, req: AppendRequest, day: String) -> EventEnvelope {
+        EventEnvelope {
+            school_id: req.school_id,
+            day,
+            event_id: self.event_id,
+            stream: req.stream,
+            seq: self.seq,
+            kind: req.kind,
+            actor: req.actor,
+            occurred_at: req.occurred_at,
+            payload: req.payload,
+            hash: self.hash,
+        }
+    }
+}
+
 /// The link of `req` appended after `prev` (the stream's head seq and hash; `None` for an empty
 /// stream), on UTC `day`. Every backend appends through this, so the chain is the same on all.
 pub fn next_link(prev: Option<(u64, [u8; 32])>, req: &AppendRequest, day: &str) -> Link {

@@ -137,18 +137,12 @@ impl Tables {
             if let Some(idem) = &req.idempotency {
                 new_keys.insert(idem.key.clone(), (idem.fingerprint, pending.len()));
             }
-            let envelope = EventEnvelope {
-                school_id: req.school_id,
-                day,
-                event_id,
-                stream: req.stream,
+            let envelope = Link {
                 seq,
-                kind: req.kind,
-                actor: req.actor,
-                occurred_at: req.occurred_at,
-                payload: req.payload,
+                event_id,
                 hash,
-            };
+            }
+            .envelope(req, day);
             pending.push(envelope.clone());
             outcomes.push(AppendOutcome::Appended(envelope));
         }

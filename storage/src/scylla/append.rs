@@ -229,7 +229,7 @@ async fn plan(
     let mut days: BTreeSet<(String, String)> = BTreeSet::new();
     let mut counts: BTreeMap<(String, String, String), i64> = BTreeMap::new();
     let mut locks = Vec::new();
-    for req in batch {
+    for mut req in batch {
         if let Some(idem) = &req.idempotency {
             if !keys.contains_key(&idem.key) {
                 if let Some(known) = stored_key(j, &idem.key).await? {
@@ -259,18 +259,14 @@ async fn plan(
             hash,
         } = next_link(prev.map(|h| (h.seq, h.hash)), &req, &day);
         heads.insert(req.stream.clone(), Some(Head { seq, hash }));
-        let event = EventEnvelope {
-            school_id: req.school_id,
-            day,
-            event_id,
-            stream: req.stream,
+        // The key is written after the event's rows; the envelope takes the rest of the request.
+        let idempotency = req.idempotency.take();
+        let event = Link {
             seq,
-            kind: req.kind,
-            actor: req.actor,
-            occurred_at: req.occurred_at,
-            payload: req.payload,
+            event_id,
             hash,
-        };
+        }
+        .envelope(req, day);
         let e = &event;
         push(
             &st.insert_event_by_stream,
@@ -318,7 +314,7 @@ async fn plan(
                 scope = parent;
             }
         }
-        if let Some(idem) = &req.idempotency {
+        if let Some(idem) = &idempotency {
             push(
                 &st.insert_key,
                 Box::new((

@@ -29,7 +29,6 @@ use crate::journal::{AppendOutcome, AppendRequest};
 use crate::sqlite::errors::{is_fatal, map_sqlite};
 use crate::sqlite::schema::{envelope_from_row, seq_param, EVENT_COLUMNS};
 use crate::validate::validate;
-use oneclass_protocol::journal::EventEnvelope;
 use oneclass_protocol::timestamp::{day_of_ms, now_ms};
 
 /// The head cache is dropped and rebuilt lazily once it holds this many streams, so a hub that
@@ -531,18 +530,14 @@ impl Writer {
                     .map_err(|e| Failure::from_sqlite("record idempotency key", e))?;
             }
             self.heads.insert(req.stream.clone(), Head { seq, hash });
-            outcomes.push(AppendOutcome::Appended(EventEnvelope {
-                school_id: req.school_id,
-                day,
-                event_id,
-                stream: req.stream,
-                seq,
-                kind: req.kind,
-                actor: req.actor,
-                occurred_at: req.occurred_at,
-                payload: req.payload,
-                hash,
-            }));
+            outcomes.push(AppendOutcome::Appended(
+                Link {
+                    seq,
+                    event_id,
+                    hash,
+                }
+                .envelope(req, day),
+            ));
         }
         for (stream, _) in undo.iter() {
             // unwrap: every stream in `undo` was given a head just above.
