@@ -18,7 +18,8 @@ VENV="${ONECLASS_PY_VENV:-/tmp/oneclass-py-oracles}"
 
 log() { echo "kent.sh: $*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open, await_port, stop
+source "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 
 start() {
   scripts/python-oracles.sh >/dev/null
@@ -33,34 +34,15 @@ start() {
   fi
   "$VENV/bin/kent-server" run --host 127.0.0.1 --port "$PORT" >"$STATE_DIR/kent.log" 2>&1 &
   echo "$!" >"$STATE_DIR/pid"
-  for _ in $(seq 1 400); do
-    if port_open "$PORT"; then
-      log "ready: kent on http://127.0.0.1:$PORT"
-      echo "export ONECLASS_TEST_SENTRY_URL=http://127.0.0.1:$PORT"
-      return 0
-    fi
-    if ! kill -0 "$(cat "$STATE_DIR/pid")" 2>/dev/null; then
-      break
-    fi
-    sleep 0.05
-  done
+  if await_port "$PORT" 400; then
+    log "ready: kent on http://127.0.0.1:$PORT"
+    echo "export ONECLASS_TEST_SENTRY_URL=http://127.0.0.1:$PORT"
+    return 0
+  fi
   log "kent did not open port $PORT; see $STATE_DIR/kent.log"
   tail -n 30 "$STATE_DIR/kent.log" >&2 || true
   stop
   return 1
-}
-
-stop() {
-  [[ -f $STATE_DIR/pid ]] || return 0
-  pid="$(cat "$STATE_DIR/pid")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$STATE_DIR/pid"
-  log "stopped"
 }
 
 case "${1:-}" in

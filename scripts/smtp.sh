@@ -17,7 +17,8 @@ PY=/usr/bin/python3
 
 log() { echo "smtp.sh: $*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open, await_port, stop
+source "$(dirname "${BASH_SOURCE[0]}")/daemon.sh"
 
 install_if_missing() {
   if [[ -x $PY ]] && "$PY" -c 'import aiosmtpd' 2>/dev/null; then
@@ -46,35 +47,16 @@ start() {
   "$PY" -m aiosmtpd -n -l "127.0.0.1:$PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" \
     >"$STATE_DIR/aiosmtpd.log" 2>&1 &
   echo "$!" >"$STATE_DIR/pid"
-  for _ in $(seq 1 200); do
-    if port_open "$PORT"; then
-      log "ready: smtp on 127.0.0.1:$PORT, maildir $MAILDIR"
-      echo "export ONECLASS_TEST_SMTP=127.0.0.1:$PORT"
-      echo "export ONECLASS_TEST_SMTP_MAILDIR=$MAILDIR"
-      return 0
-    fi
-    if ! kill -0 "$(cat "$STATE_DIR/pid")" 2>/dev/null; then
-      break
-    fi
-    sleep 0.05
-  done
+  if await_port "$PORT" 200; then
+    log "ready: smtp on 127.0.0.1:$PORT, maildir $MAILDIR"
+    echo "export ONECLASS_TEST_SMTP=127.0.0.1:$PORT"
+    echo "export ONECLASS_TEST_SMTP_MAILDIR=$MAILDIR"
+    return 0
+  fi
   log "aiosmtpd did not open port $PORT; see $STATE_DIR/aiosmtpd.log"
   tail -n 30 "$STATE_DIR/aiosmtpd.log" >&2 || true
   stop
   return 1
-}
-
-stop() {
-  [[ -f $STATE_DIR/pid ]] || return 0
-  pid="$(cat "$STATE_DIR/pid")"
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  kill -9 "$pid" 2>/dev/null || true
-  rm -f "$STATE_DIR/pid"
-  log "stopped"
 }
 
 case "${1:-}" in
