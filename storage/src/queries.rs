@@ -32,6 +32,24 @@ pub struct EventQuery {
     pub page_token: Option<String>,
 }
 
+impl EventQuery {
+    /// The page size to read (the limit clamped to [`crate::MAX_PAGE`]) and the decoded page
+    /// token; every backend starts its query here, so all refuse the same inputs the same way.
+    pub(crate) fn page_bounds(
+        &self,
+    ) -> Result<(usize, Option<crate::page_token::QueryCursor>), StorageError> {
+        if self.limit == 0 {
+            return Err(StorageError::Invalid("limit must be at least 1".into()));
+        }
+        let after = self
+            .page_token
+            .as_deref()
+            .map(crate::page_token::QueryCursor::decode)
+            .transpose()?;
+        Ok((self.limit.min(crate::journal::MAX_PAGE), after))
+    }
+}
+
 /// One page of an [`EventQuery`], ordered by `(occurred_at, event_id)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventPage {

@@ -15,7 +15,6 @@ use crate::error::StorageError;
 use crate::hash::{next_link, verify_run, Link, GENESIS_HASH};
 use crate::idempotency::IDEMPOTENCY_TTL;
 use crate::journal::{AppendOutcome, AppendRequest, MAX_PAGE};
-use crate::page_token::QueryCursor;
 use crate::queries::{EventPage, EventQuery};
 use crate::validate::validate;
 use oneclass_protocol::journal::EventEnvelope;
@@ -239,15 +238,7 @@ impl Tables {
     }
 
     pub fn query(&self, q: &EventQuery) -> Result<EventPage, StorageError> {
-        if q.limit == 0 {
-            return Err(StorageError::Invalid("limit must be at least 1".into()));
-        }
-        let limit = q.limit.min(MAX_PAGE);
-        let after = q
-            .page_token
-            .as_deref()
-            .map(QueryCursor::decode)
-            .transpose()?;
+        let (limit, after) = q.page_bounds()?;
         let lo = after.map_or(q.from_ms, |c| c.occurred_at.max(q.from_ms));
         if lo >= q.to_ms {
             return Ok(EventPage::from_overfetch(Vec::new(), limit));

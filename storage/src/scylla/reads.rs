@@ -13,7 +13,6 @@ use crate::error::StorageError;
 use crate::hash::{verify_run, GENESIS_HASH};
 use crate::idempotency::IDEMPOTENCY_TTL;
 use crate::journal::MAX_PAGE;
-use crate::page_token::QueryCursor;
 use crate::queries::{EventPage, EventQuery};
 use crate::scylla::append::KEY_MINUTE_MS;
 use crate::scylla::errors::{map_execution, map_pager};
@@ -274,17 +273,9 @@ pub(crate) async fn streams_with_prefix(
 }
 
 pub(crate) async fn query(j: &ScyllaJournal, q: EventQuery) -> Result<EventPage, StorageError> {
-    if q.limit == 0 {
-        return Err(StorageError::Invalid("limit must be at least 1".into()));
-    }
-    let limit = q.limit.min(MAX_PAGE);
-    let after = q
-        .page_token
-        .as_deref()
-        .map(QueryCursor::decode)
-        .transpose()?
-        // A cursor before the range start excludes nothing the range bound does not.
-        .filter(|c| c.occurred_at >= q.from_ms);
+    let (limit, after) = q.page_bounds()?;
+    // A cursor before the range start excludes nothing the range bound does not.
+    let after = after.filter(|c| c.occurred_at >= q.from_ms);
     let start = after.map_or(q.from_ms, |c| c.occurred_at).max(MIN_MS);
     let end = q.to_ms.min(MAX_MS + 1);
     let mut events: Vec<EventEnvelope> = Vec::new();

@@ -15,7 +15,6 @@ use tokio::sync::Semaphore;
 use crate::error::StorageError;
 use crate::hash::{verify_run, GENESIS_HASH};
 use crate::journal::MAX_PAGE;
-use crate::page_token::QueryCursor;
 use crate::queries::{EventPage, EventQuery};
 use crate::sqlite::errors::map_sqlite;
 use crate::sqlite::schema::{envelope_from_row, open_reader, seq_param, EVENT_COLUMNS};
@@ -174,15 +173,7 @@ pub(crate) fn streams_with_prefix(
 }
 
 pub(crate) fn query(conn: &Connection, q: &EventQuery) -> Result<EventPage, StorageError> {
-    if q.limit == 0 {
-        return Err(StorageError::Invalid("limit must be at least 1".into()));
-    }
-    let limit = q.limit.min(MAX_PAGE);
-    let after = q
-        .page_token
-        .as_deref()
-        .map(QueryCursor::decode)
-        .transpose()?;
+    let (limit, after) = q.page_bounds()?;
     let (after_ms, after_id) = match &after {
         Some(c) => (c.occurred_at, c.event_id.as_bytes().to_vec()),
         // Any 16-byte id sorts after the empty blob, so this matches from the range start.
