@@ -17,3 +17,4 @@ mod session_phases;
 mod slow_consumer;
 mod supervision;
 mod unsubscribe_race;
+mod ws_transport;
