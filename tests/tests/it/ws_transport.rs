@@ -343,3 +343,42 @@ async fn a_message_of_exactly_the_limit_works_in_one_frame_and_in_fragments() {
     }
     ws.expect_ok(4).await;
 }
+
+#[tokio::test]
+async fn thousands_of_commands_in_one_write_are_all_answered_in_order_past_the_read_budget() {
+    let hub = hub();
+    let mut ws = RawWs::connected(&hub).await;
+    // 2,000 pings: about 64 KiB on the wire and 190 KiB of read budget with the per-frame
+    // charge, so the hub has to stop reading and resume as the session catches up.
+    let ids = 2..2002u32;
+    let mut bytes = Vec::new();
+    for id in ids.clone() {
+        bytes.extend(frame(
+            true,
+            TEXT,
+            format!(r#"{{"op":"ping","id":{id}}}"#).as_bytes(),
+        ));
+    }
+    ws.send(&bytes).await;
+    for id in ids {
+        ws.expect_ok(id).await;
+    }
+    let peak = metric(&hub.metrics_text().await, "oneclass_ws_read_peak_bytes").unwrap();
+    let bound = Limits::default().max_message_bytes + Limits::default().read_ahead_bytes;
+    assert!(peak <= bound as f64, "held {peak} bytes, bound {bound}");
+}
+
+#[tokio::test]
+async fn a_small_message_in_thousands_of_fragments_closes_1009_when_its_framing_fills_the_budget() {
+    let hub = hub();
+    let mut ws = RawWs::connected(&hub).await;
+    // 2,000 payload bytes, far under the limit, in one-byte fragments: 2,000 headers and frame
+    // charges are more than the limit and the read-ahead together.
+    let mut bytes = frame(false, TEXT, b" ");
+    for _ in 0..1998 {
+        bytes.extend(frame(false, CONTINUATION, b" "));
+    }
+    bytes.extend(frame(true, CONTINUATION, b" "));
+    ws.send(&bytes).await;
+    assert_eq!(ws.close_code().await, 1009);
+}
