@@ -106,7 +106,7 @@ impl SessionActor {
                     }
                     Err(e) => {
                         act.subs.refused(&name, generation);
-                        act.reply_err(None, e);
+                        act.subscription_ended(&name, e);
                     }
                 }
             }
