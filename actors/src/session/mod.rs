@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `actor.rs` | the struct, its `Phase`, lifecycle, heartbeat, close/send/reply |
 //! | `frames.rs` | the socket stream and the dispatch of one command to its handler |
-//! | `connect.rs` | `connect`, the initial subscriptions, `refresh`, the token's expiry |
+//! | `connect.rs` | `connect`, the initial subscriptions, `refresh` (re-checking every subscription), the token's expiry |
 //! | `subscriptions.rs` | the `subscribe` and `unsubscribe` commands |
 //! | `sub_table.rs` | the subscription life cycle as a pure table (state table, transitions) |
 //! | `replay.rs` | the paged catch-up replay future |
