@@ -6,13 +6,20 @@
 //!
 //! | function | allowed |
 //! |---|---|
-//! | [`can_read`] | a channel of the caller's school it may see (see the channel table) |
-//! | [`can_publish`] | announcements: staff and services; class: its members; DM: its two users; inbox: nobody |
+//! | [`can_connect`] | a WebSocket session: every role of a school except analysts (4003); platform tokens never (4001) |
+//! | [`can_read`] | a channel of the caller's school it may see (see the channel table); analysts none |
+//! | [`can_publish`] | announcements: staff and services; class: its members; DM: its two users; inbox: nobody; analysts nothing |
 //! | [`can_notify`] | admins and services of the school; teachers only to a class of theirs |
 //! | [`can_manage_roster`] | admins and services of the school, platform services |
 //! | [`can_read_journal`] | analysts, admins and services of the school, platform services |
 //! | [`can_read_bodies`] | admins of the school only (and the access is audited) |
 //! | [`can_revoke`] | admins and services of the token's school, platform services |
+//!
+//! Analysts are metadata-only (README, "Roles"): they read the journal's metadata and analytics
+//! over REST. Every WebSocket op either carries message bodies (subscribe, history, channels,
+//! publish) or takes part in conversations (read cursors, presence, typing), so an analyst
+//! token opens no session at all, and the channel rules refuse analysts too, so a rule that
+//! forgets to call [`can_connect`] still leaks nothing.
 
 use oneclass_protocol::{ChannelName, ErrorCode};
 
@@ -28,6 +35,20 @@ fn same_school(p: &Principal, channel: &ChannelName) -> Result<(), ErrorCode> {
     }
 }
 
+/// Whether `p` takes part in conversations: every role but the metadata-only analyst.
+fn takes_part(p: &Principal) -> Result<(), ErrorCode> {
+    allow(p.role != Role::Analyst)
+}
+
+/// Whether `p` may open a WebSocket session. `Unauthorized` (close 4001) for a platform token,
+/// which acts across schools on the REST API only; `Forbidden` (close 4003) for an analyst.
+pub fn can_connect(p: &Principal) -> Result<(), ErrorCode> {
+    if p.school == oneclass_protocol::token::PLATFORM_SCHOOL {
+        return Err(ErrorCode::Unauthorized);
+    }
+    takes_part(p)
+}
+
 fn in_class(p: &Principal, class: &str) -> bool {
     match p.role {
         Role::Admin | Role::Service => true,
@@ -39,6 +60,7 @@ fn in_class(p: &Principal, class: &str) -> bool {
 /// Whether `p` may subscribe to and read the history of `channel`.
 pub fn can_read(p: &Principal, channel: &ChannelName) -> Result<(), ErrorCode> {
     same_school(p, channel)?;
+    takes_part(p)?;
     let allowed = match channel {
         ChannelName::Announcements { .. } => true,
         ChannelName::Class { class, .. } => in_class(p, class),
@@ -51,6 +73,7 @@ pub fn can_read(p: &Principal, channel: &ChannelName) -> Result<(), ErrorCode> {
 /// Whether `p` may publish on `channel`.
 pub fn can_publish(p: &Principal, channel: &ChannelName) -> Result<(), ErrorCode> {
     same_school(p, channel)?;
+    takes_part(p)?;
     let allowed = match channel {
         ChannelName::Announcements { .. } => {
             matches!(p.role, Role::Teacher | Role::Admin | Role::Service)
@@ -180,6 +203,40 @@ mod tests {
     }
 
     const DENIED: Result<(), ErrorCode> = Err(ErrorCode::Forbidden);
+
+    #[test]
+    fn the_websocket_is_for_people_of_a_school_not_analysts_or_platform_services() {
+        for role in [Role::Parent, Role::Teacher, Role::Admin, Role::Service] {
+            assert!(
+                can_connect(&principal("u", "s1", role, &[])).is_ok(),
+                "{role}"
+            );
+        }
+        assert_eq!(
+            can_connect(&principal("x", "s1", Role::Analyst, &[])),
+            DENIED
+        );
+        assert_eq!(
+            can_connect(&principal("svc", "*", Role::Service, &[])),
+            Err(ErrorCode::Unauthorized)
+        );
+    }
+
+    /// The analyst's whole WebSocket row of the rule table: every channel kind, read and write,
+    /// even channels that name the analyst or list a class in its token.
+    #[test]
+    fn an_analyst_reads_and_writes_no_channel_even_its_own() {
+        let analyst = principal("an1", "s1", Role::Analyst, &["c1"]);
+        for name in [
+            "school:s1:announcements",
+            "class:s1:c1",
+            "dm:s1:an1:t1",
+            "user:s1:an1",
+        ] {
+            assert_eq!(can_read(&analyst, &ch(name)), DENIED, "read {name}");
+            assert_eq!(can_publish(&analyst, &ch(name)), DENIED, "publish {name}");
+        }
+    }
 
     #[test]
     fn teachers_notify_only_their_own_classes_and_parents_never() {

@@ -20,7 +20,7 @@ pub struct Principal {
 impl Principal {
     /// Whether this is a platform service acting across schools.
     pub fn is_platform(&self) -> bool {
-        self.school == "*" && self.role == Role::Service
+        self.school == oneclass_protocol::token::PLATFORM_SCHOOL && self.role == Role::Service
     }
 
     /// Whether the caller may act in `school` at all (tenant isolation).

@@ -3,7 +3,10 @@
 //! HS256 with a shared secret is for development; production uses RS256, ES256 or EdDSA public
 //! keys from PEM files or a JWKS file. A token's header names its algorithm (and maybe a `kid`);
 //! only keys configured for exactly that algorithm are tried, so `alg: none` and algorithm
-//! confusion (an HS256 token signed with a public key) never verify.
+//! confusion (an HS256 token signed with a public key) never verify. A token that verifies but
+//! names an id the hub cannot use (`Claims::check_ids`: not a channel-name id, or a user id the
+//! hub writes as) is refused as invalid too, for the WebSocket (4001) and REST (401) alike,
+//! since both take their principal from [`JwtAuthenticator::verify`].
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -158,6 +161,8 @@ impl JwtAuthenticator {
 impl Authenticator for JwtAuthenticator {
     fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let c = self.decode(token, true)?;
+        c.check_ids()
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
         if c.jti
             .as_deref()
             .is_some_and(|j| self.revocations.is_revoked(j))
@@ -253,6 +258,32 @@ mod tests {
             (p.user.as_str(), p.school.as_str(), p.role),
             ("u1", "s1", Role::Parent)
         );
+    }
+
+    #[test]
+    fn a_signed_token_with_an_unusable_id_is_refused_as_invalid() {
+        let v = verifier();
+        let bad: [fn(&mut Claims); 5] = [
+            |c| c.sub = String::new(),
+            |c| c.sub = "x".repeat(600),
+            |c| c.sub = "a:b".into(),
+            |c| c.sub = "system".into(),
+            |c| c.classes = vec!["c:7".into()],
+        ];
+        for change in bad {
+            let mut c = claims(60);
+            change(&mut c);
+            assert!(
+                matches!(
+                    v.verify(&mint("0123456789abcdef0123", &c)),
+                    Err(AuthError::Invalid(_))
+                ),
+                "{c:?}"
+            );
+        }
+        let mut c = claims(60);
+        c.school = "s 1".into();
+        assert!(v.verify(&mint("0123456789abcdef0123", &c)).is_err());
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! | `user:{school}:{user}` | a user's personal inbox |
 //!
 //! Ids are 1–64 characters of `A-Z a-z 0-9 _ - .`; a colon can never appear inside one, so the
-//! name splits unambiguously.
+//! name splits unambiguously. [`is_valid_id`] is the one definition of that rule: channel names,
+//! the ids in a token (`oneclass_protocol::token::Claims::check_ids`) and REST paths use it, so
+//! an id the hub accepted anywhere always fits into a channel name. [`is_reserved_user_id`] lists
+//! the user ids the hub writes as itself, which no token may claim.
 
 use std::fmt;
 
@@ -54,6 +57,18 @@ pub fn is_valid_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// User ids the hub writes as itself: `from: "system"` marks a message the hub wrote
+/// (PROTOCOL.md §4). A token claiming one could publish messages that pass for the hub's, so no
+/// token may (compared without regard to ASCII case, as a reader would).
+pub const RESERVED_USER_IDS: &[&str] = &["system"];
+
+/// Whether `id` is reserved for the hub ([`RESERVED_USER_IDS`]).
+pub fn is_reserved_user_id(id: &str) -> bool {
+    RESERVED_USER_IDS
+        .iter()
+        .any(|reserved| reserved.eq_ignore_ascii_case(id))
 }
 
 impl ChannelName {
@@ -227,6 +242,22 @@ mod tests {
             Err(ChannelError::UnsortedDm(_))
         ));
         assert!(ChannelName::parse("school:s1:other").is_err());
+    }
+
+    #[test]
+    fn ids_are_one_to_64_safe_characters_and_system_is_reserved_in_any_case() {
+        assert!(is_valid_id("a"));
+        assert!(is_valid_id(&"x".repeat(MAX_ID_LEN)));
+        assert!(is_valid_id("Ab_9-.z"));
+        for bad in ["", "a:b", "a b", "é", "a\u{0}", "a/b", "*"] {
+            assert!(!is_valid_id(bad), "{bad:?}");
+        }
+        assert!(!is_valid_id(&"x".repeat(MAX_ID_LEN + 1)));
+        for reserved in ["system", "System", "SYSTEM"] {
+            assert!(is_reserved_user_id(reserved));
+        }
+        assert!(!is_reserved_user_id("systems"));
+        assert!(!is_reserved_user_id("alice"));
     }
 
     #[test]

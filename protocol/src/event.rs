@@ -62,10 +62,14 @@ pub enum Event {
         user: String,
         seq: u64,
     },
-    /// An error about a frame that had no `id`.
+    /// An error about a frame that had no `id`, or about a channel the hub stopped sending on
+    /// its own (a subscription a `refresh` no longer allows, or one a restarted school refused).
     Error {
         code: ErrorCode,
         message: String,
+        /// The channel whose subscription ended; absent for an error about a frame.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
     },
 }
 
@@ -79,7 +83,7 @@ impl Event {
             | Event::Presence { channel, .. }
             | Event::Typing { channel, .. }
             | Event::Read { channel, .. } => Some(channel),
-            Event::Error { .. } => None,
+            Event::Error { channel, .. } => channel.as_deref(),
         }
     }
 

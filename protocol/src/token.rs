@@ -8,10 +8,14 @@
 //! Invariants: the JSON shape is part of the contract and fixed by the golden tests below. Field
 //! names and order are those of PROTOCOL.md; `classes` may be absent on input (read as empty) but
 //! is always written; `jti` is written only when present. An unknown `role` fails to decode, so a
-//! token with one is refused as invalid rather than given some default power.
+//! token with one is refused as invalid rather than given some default power. The ids a token
+//! names (`sub`, `school`, `classes`) must pass [`Claims::check_ids`] before the token is worth
+//! anything: the hub refuses a token that fails it exactly like one with a bad signature.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+use crate::channel::{is_reserved_user_id, is_valid_id};
 
 /// The issuer the hub expects unless configured otherwise (`auth.issuer`).
 pub const DEFAULT_ISSUER: &str = "oneclass";
@@ -73,6 +77,51 @@ pub struct Claims {
     pub jti: Option<String>,
 }
 
+/// The school claim of a platform service, which acts across schools (REST only).
+pub const PLATFORM_SCHOOL: &str = "*";
+
+/// Why a token's ids are unusable ([`Claims::check_ids`]). The messages never repeat a bad id:
+/// it may be long or hold control characters, and the close reason of a WebSocket is short.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("`sub` is not a valid user id (1-64 of A-Z a-z 0-9 _ - .)")]
+    User,
+    #[error("`sub` `{0}` is reserved for the hub")]
+    ReservedUser(String),
+    #[error("`school` is not a valid school id (1-64 of A-Z a-z 0-9 _ - .)")]
+    School,
+    #[error("`school` `*` is for service tokens only")]
+    PlatformNotService,
+    #[error("`classes` holds an invalid class id (1-64 of A-Z a-z 0-9 _ - .)")]
+    Class,
+}
+
+impl Claims {
+    /// Checks every id the token names against the channel-name id rule
+    /// ([`crate::channel::is_valid_id`]), so each one fits into the channel names the hub builds
+    /// from it (the user's inbox `user:{school}:{sub}`, DMs, classes), and refuses a `sub` the hub
+    /// writes as itself. `school` may also be `*`, for a service token only.
+    pub fn check_ids(&self) -> Result<(), IdError> {
+        if !is_valid_id(&self.sub) {
+            return Err(IdError::User);
+        }
+        if is_reserved_user_id(&self.sub) {
+            return Err(IdError::ReservedUser(self.sub.clone()));
+        }
+        if self.school == PLATFORM_SCHOOL {
+            if self.role != Role::Service {
+                return Err(IdError::PlatformNotService);
+            }
+        } else if !is_valid_id(&self.school) {
+            return Err(IdError::School);
+        }
+        if !self.classes.iter().all(|c| is_valid_id(c)) {
+            return Err(IdError::Class);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +172,38 @@ mod tests {
             r#"{"sub":"a1","school":"s1","role":"root","exp":2,"iat":1,"iss":"i","aud":"a"}"#,
         )
         .is_err());
+    }
+
+    #[test]
+    fn ids_that_cannot_form_a_channel_name_or_pass_for_the_hub_are_refused() {
+        assert_eq!(parent().check_ids(), Ok(()));
+        let with = |f: fn(&mut Claims)| {
+            let mut c = parent();
+            f(&mut c);
+            c.check_ids()
+        };
+        assert_eq!(with(|c| c.sub = String::new()), Err(IdError::User));
+        assert_eq!(with(|c| c.sub = "x".repeat(600)), Err(IdError::User));
+        assert_eq!(with(|c| c.sub = "a:b".into()), Err(IdError::User));
+        assert_eq!(
+            with(|c| c.sub = "System".into()),
+            Err(IdError::ReservedUser("System".into()))
+        );
+        assert_eq!(with(|c| c.school = String::new()), Err(IdError::School));
+        assert_eq!(with(|c| c.school = "s:1".into()), Err(IdError::School));
+        assert_eq!(
+            with(|c| c.school = PLATFORM_SCHOOL.into()),
+            Err(IdError::PlatformNotService)
+        );
+        assert_eq!(
+            with(|c| {
+                c.school = PLATFORM_SCHOOL.into();
+                c.role = Role::Service;
+            }),
+            Ok(())
+        );
+        assert_eq!(with(|c| c.classes.push("c 7".into())), Err(IdError::Class));
+        assert_eq!(with(|c| c.classes.push(String::new())), Err(IdError::Class));
     }
 
     #[test]

@@ -178,8 +178,20 @@ impl SessionActor {
             None => self.send(&Event::Error {
                 code: error.code,
                 message: error.message,
+                channel: None,
             }),
         }
+    }
+
+    /// Sends the `error` event that tells the client the hub ended its subscription of
+    /// `channel` on its own (no event of that channel follows it).
+    pub(super) fn subscription_ended(&self, channel: &str, error: ErrorBody) {
+        self.deps.metrics.error(error.code);
+        self.send(&Event::Error {
+            code: error.code,
+            message: error.message,
+            channel: Some(channel.to_owned()),
+        });
     }
 
     /// Sends a ping, closes a silent or slow client, and notices a dead school actor (the

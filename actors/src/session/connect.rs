@@ -5,9 +5,23 @@
 //! `connect` reply, so the reply precedes every replayed message and the client's next commands
 //! find a joined session.
 //!
-//! Failure modes, all closing the socket: a bad token 4001, a revoked one 4003, a platform
-//! token (school `*`) 4001, too many connections 4009, a school actor that cannot be reached
-//! 1001. A channel in `resume` that cannot be subscribed is reported in `refused`, not fatal.
+//! Failure modes, all closing the socket: a bad token 4001 (a bad signature, issuer or lifetime,
+//! or an id that fails the channel-name rule or claims a name the hub writes as, which the
+//! hub's verifier checks), a revoked one 4003, a token [`can_connect`] refuses (a platform
+//! token 4001, an analyst's 4003), too many connections 4009, a school actor that cannot be
+//! reached 1001. A channel in `resume` that cannot be subscribed is reported in `refused`, not
+//! fatal.
+//!
+//! A `refresh` keeps the session's user and school (another user's or school's token is refused
+//! and the old one stays in force) but may change the role and classes, so it re-checks every
+//! subscription against the new principal. Each one [`can_read`] now refuses is ended: its
+//! replay cancelled, the school told, and only once the school has acknowledged (so nothing of
+//! the channel can follow) an `error` event (`forbidden`, with `channel`) is queued; then the
+//! `refresh` reply. A subscribe still in flight is ended when the school answers it, and that
+//! answer is `forbidden` instead of `{channel, head}` ([`super::sub_table`], state Revoked):
+//! only then has the school replaced any earlier subscriber of the channel, so only then can
+//! nothing of it follow. A refresh token that may not connect at all (an analyst's) is refused
+//! with that code and changes nothing.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,9 +31,36 @@ use oneclass_protocol::reply::{Connected, ErrorBody, OkBody, Refreshed};
 use oneclass_protocol::{ChannelName, CloseCode, ErrorCode};
 
 use super::actor::{Phase, SessionActor};
-use crate::permissions::can_read;
+use super::sub_table::{Revoked, Unsubscribed};
+use crate::permissions::{can_connect, can_read};
 use crate::principal::{AuthError, Principal};
-use crate::school::{Join, Subscribe};
+use crate::school::{Join, Subscribe, Unsubscribe};
+
+/// The close code for a token [`can_connect`] refuses.
+fn refusal_close(code: ErrorCode) -> CloseCode {
+    match code {
+        ErrorCode::Forbidden => CloseCode::Forbidden,
+        _ => CloseCode::InvalidConnect,
+    }
+}
+
+/// Why [`can_connect`] refused, for the close reason or the refresh's error.
+fn refusal_reason(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::Forbidden => {
+            "analyst tokens are for the REST journal API; the WebSocket carries message bodies"
+        }
+        _ => "platform tokens act across schools on the REST API only",
+    }
+}
+
+/// The error of a subscription a refresh ended.
+pub(super) fn ended_by_refresh(channel: &str) -> ErrorBody {
+    ErrorBody::new(
+        ErrorCode::Forbidden,
+        format!("subscription ended: the refreshed token does not allow {channel}"),
+    )
+}
 
 impl SessionActor {
     pub(super) fn connect(
@@ -36,9 +77,8 @@ impl SessionActor {
             }
             Err(e) => return self.close(CloseCode::InvalidConnect, &e.to_string(), ctx),
         };
-        if principal.school == "*" {
-            let reason = "platform tokens act across schools on the REST API only";
-            return self.close(CloseCode::InvalidConnect, reason, ctx);
+        if let Err(code) = can_connect(&principal) {
+            return self.close(refusal_close(code), refusal_reason(code), ctx);
         }
         self.schedule_expiry(principal.exp, ctx);
         self.deps.sessions.set_jti(self.id, principal.jti.clone());
@@ -178,25 +218,95 @@ impl SessionActor {
         token: &str,
         ctx: &mut Context<Self>,
     ) {
-        match self.deps.auth.verify(token) {
-            Ok(p) if p.user == current.user && p.school == current.school => {
-                let exp = p.exp;
-                self.schedule_expiry(exp, ctx);
-                self.deps.sessions.set_jti(self.id, p.jti.clone());
-                match &mut self.phase {
-                    Phase::Joined { principal, .. } | Phase::Recovering { principal } => {
-                        *principal = p
-                    }
-                    Phase::AwaitingConnect => {}
-                }
-                self.reply_ok(id, OkBody::Refreshed(Refreshed { exp }));
+        let p = match self.deps.auth.verify(token) {
+            Ok(p) => p,
+            Err(AuthError::Revoked) => {
+                return self.close(CloseCode::Forbidden, "token revoked", ctx)
             }
-            Ok(_) => self.reply_err(
-                id,
-                ErrorBody::new(ErrorCode::Unauthorized, "refresh token is for another user"),
-            ),
-            Err(AuthError::Revoked) => self.close(CloseCode::Forbidden, "token revoked", ctx),
-            Err(e) => self.reply_err(id, ErrorBody::new(ErrorCode::Unauthorized, e.to_string())),
+            Err(e) => {
+                let e = ErrorBody::new(ErrorCode::Unauthorized, e.to_string());
+                return self.reply_err(id, e);
+            }
+        };
+        if p.user != current.user || p.school != current.school {
+            let e = ErrorBody::new(ErrorCode::Unauthorized, "refresh token is for another user");
+            return self.reply_err(id, e);
+        }
+        if let Err(code) = can_connect(&p) {
+            return self.reply_err(id, ErrorBody::new(code, refusal_reason(code)));
+        }
+        let exp = p.exp;
+        self.schedule_expiry(exp, ctx);
+        self.deps.sessions.set_jti(self.id, p.jti.clone());
+        let ended = self.end_refused_subscriptions(&p, ctx);
+        match &mut self.phase {
+            Phase::Joined { principal, .. } | Phase::Recovering { principal } => *principal = p,
+            Phase::AwaitingConnect => {}
+        }
+        // Frames wait until the school has let go of every ended channel, so the error events
+        // and the reply follow the channel's last event, and the next command sees the new
+        // principal's subscriptions.
+        ctx.wait(ended.map(move |channels, act, _| {
+            for channel in channels {
+                act.subscription_ended(&channel, ended_by_refresh(&channel));
+            }
+            act.reply_ok(id, OkBody::Refreshed(Refreshed { exp }));
+        }));
+    }
+
+    /// Ends every subscription `p` may no longer read: cancels its replay and tells the school
+    /// (a request in flight is told, and answered `forbidden`, when the school answers it).
+    /// Resolves, once the school has acknowledged every `Unsubscribe`, to the answered
+    /// subscriptions ended, sorted: those get the `error` event.
+    fn end_refused_subscriptions(
+        &mut self,
+        p: &Principal,
+        ctx: &mut Context<Self>,
+    ) -> impl ActorFuture<Self, Output = Vec<String>> + 'static {
+        let revoked = self.subs.revoke(|name| {
+            ChannelName::parse(name).is_ok_and(|channel| can_read(p, &channel).is_ok())
+        });
+        // Without a joined school there is nobody to tell (frames wait while a recovery runs,
+        // and a recovery resubscribes only what the table still holds).
+        let school = self.school().ok();
+        let mut acks = Vec::new();
+        let mut channels = Vec::with_capacity(revoked.len());
+        for Revoked { channel, outcome } in revoked {
+            // A request in flight (Deferred) is ended by the subscribe's own answer.
+            let Unsubscribed::Removed { replay } = outcome else {
+                continue;
+            };
+            if let Some(replay) = replay {
+                ctx.cancel_future(replay);
+            }
+            if let Some(school) = &school {
+                acks.push(school.send(Unsubscribe {
+                    session: self.id,
+                    channel: channel.clone(),
+                }));
+            }
+            self.outbound.forget(&channel);
+            channels.push(channel);
+        }
+        let session = self.id;
+        async move {
+            for ack in acks {
+                // A school actor that died meanwhile holds no subscription any more.
+                if let Err(e) = ack.await {
+                    tracing::debug!(session, error = %e, "unsubscribe after refresh: school gone");
+                }
+            }
+            channels
+        }
+        .into_actor(self)
+    }
+
+    /// Answers a subscribe that a refresh ended while it was in flight: `forbidden`, as a reply,
+    /// or as an `error` event naming the channel when the subscribe had no `id`.
+    pub(super) fn refuse_revoked(&self, id: Option<u32>, channel: &str) {
+        match id {
+            Some(_) => self.reply_err(id, ended_by_refresh(channel)),
+            None => self.subscription_ended(channel, ended_by_refresh(channel)),
         }
     }
 

@@ -14,7 +14,7 @@
 //! | `frames.rs` | the socket stream and the dispatch of one command to its handler |
 //! | `read_guard.rs` | between the HTTP payload and actix-ws: headers checked as they arrive, the read budget |
 //! | `frame_scan.rs` | the incremental RFC 6455 frame-header reader the guard uses |
-//! | `connect.rs` | `connect`, the initial subscriptions, `refresh`, the token's expiry |
+//! | `connect.rs` | `connect`, the initial subscriptions, `refresh` (re-checking every subscription), the token's expiry |
 //! | `subscriptions.rs` | the `subscribe` and `unsubscribe` commands |
 //! | `sub_table.rs` | the subscription life cycle as a pure table (state table, transitions) |
 //! | `replay.rs` | the paged catch-up replay future |

@@ -102,11 +102,16 @@ impl SessionActor {
             for (name, generation, result) in results {
                 match result {
                     Ok(catch) => {
+                        // Frames wait during a recovery, so no refresh can have ended this
+                        // request; if one did, the client still hears of it.
+                        if act.subs.is_revoked(&name, generation) {
+                            act.refuse_revoked(None, &name);
+                        }
                         act.granted(name, generation, catch, &school, ctx);
                     }
                     Err(e) => {
                         act.subs.refused(&name, generation);
-                        act.reply_err(None, e);
+                        act.subscription_ended(&name, e);
                     }
                 }
             }

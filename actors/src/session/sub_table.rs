@@ -16,12 +16,18 @@
 //! | Cancelled(g) | — | `granted(g, head)` | absent | replies `{channel, head}` (the subscribe did succeed) and sends `Unsubscribe` |
 //! | Cancelled(g) | — | `refused(g)` | absent | replies the school's error |
 //! | Cancelled(g) | — | `unsubscribe` | Cancelled(g) | replies `{}` |
+//! | Requested(g) | `since` | `revoke` (a `refresh` no longer allows it) | Revoked(g) | — (the school is told, and the subscribe answered, once it answered) |
+//! | Revoked(g) | — | `granted(g, head)` | absent | replies `forbidden` (not `{channel, head}`) and sends `Unsubscribe` |
+//! | Revoked(g) | — | `refused(g)` | absent | replies the school's error |
+//! | Revoked(g) | — | `unsubscribe` | Revoked(g) | replies `{}` |
 //! | Replaying(g) | base, replay | `replay_ended(g, live)` | Live(g) | — |
 //! | Replaying(g) | base, replay | `replay_ended(g, not live)` | Interrupted(g) | — (recovery or the close follows) |
 //! | Replaying, Live, Interrupted | base | `unsubscribe` | absent | cancels the replay, sends `Unsubscribe`, forgets the delivered seq, replies `{}` |
+//! | Replaying, Live, Interrupted | base | `revoke` | absent | cancels the replay, sends `Unsubscribe` and waits for it, forgets the delivered seq, then sends the `error` event |
 //! | Replaying, Live, Interrupted | base | `recover` (school actor replaced) | Requested(g', since = delivered ≥ base) | cancels the replay, resubscribes at the new actor |
 //! | any | — | `granted`/`refused`/`replay_ended` of an older generation | unchanged | replies to that request only (a stale answer) |
 //! | absent | — | `unsubscribe` | absent | replies `{}` |
+//! | Cancelled, Revoked, or allowed | — | `revoke` | unchanged | — (an unsubscribed or already ended channel gets no second notice) |
 //!
 //! The overflow of the school's live buffer is no transition here: `CatchUpDone` answers "more,
 //! up to `until`" and the same replay reads on (`replay.rs`, [`super::replay::after_done`]).
@@ -44,6 +50,9 @@ pub(super) enum SubState {
     Requested { since: Option<u64> },
     /// Unsubscribed while Requested; removed when the school answers.
     Cancelled,
+    /// Ended by a `refresh` while Requested; removed when the school answers, which is then
+    /// answered `forbidden`.
+    Revoked,
     /// The replay future runs; the subscription started after `base`.
     Replaying { base: u64, replay: SpawnHandle },
     /// The school delivers live.
@@ -59,7 +68,7 @@ impl SubState {
             SubState::Replaying { base, .. }
             | SubState::Live { base }
             | SubState::Interrupted { base } => Some(*base),
-            SubState::Requested { .. } | SubState::Cancelled => None,
+            SubState::Requested { .. } | SubState::Cancelled | SubState::Revoked => None,
         }
     }
 
@@ -88,6 +97,15 @@ pub(super) enum Granted {
     Cancelled,
     /// An older request's answer: reply to it, change nothing.
     Stale,
+}
+
+/// A subscription a `refresh` ended ([`SubTable::revoke`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Revoked {
+    pub(super) channel: String,
+    /// What the actor still has to do, as for an `unsubscribe`: `Deferred` for a request in
+    /// flight (Revoked now), or `Removed`.
+    pub(super) outcome: Unsubscribed,
 }
 
 /// What an `unsubscribe` found ([`SubTable::unsubscribe`]).
@@ -177,7 +195,7 @@ impl SubTable {
                 info.state = SubState::Replaying { base, replay };
                 Granted::Started
             }
-            SubState::Cancelled => {
+            SubState::Cancelled | SubState::Revoked => {
                 self.entries.remove(channel);
                 Granted::Cancelled
             }
@@ -192,7 +210,10 @@ impl SubTable {
     pub(super) fn refused(&mut self, channel: &str, generation: u64) -> bool {
         let current = self.entries.get(channel).is_some_and(|info| {
             info.generation == generation
-                && matches!(info.state, SubState::Requested { .. } | SubState::Cancelled)
+                && matches!(
+                    info.state,
+                    SubState::Requested { .. } | SubState::Cancelled | SubState::Revoked
+                )
         });
         if current {
             self.entries.remove(channel);
@@ -229,6 +250,8 @@ impl SubTable {
                 info.state = SubState::Cancelled;
                 Unsubscribed::Deferred
             }
+            // Already ended by a refresh; its subscribe is answered `forbidden` either way.
+            SubState::Revoked => Unsubscribed::Deferred,
             SubState::Replaying { replay, .. } => {
                 self.entries.remove(channel);
                 Unsubscribed::Removed {
@@ -240,6 +263,43 @@ impl SubTable {
                 Unsubscribed::Removed { replay: None }
             }
         }
+    }
+
+    /// Whether request `generation` of `channel` was ended by a `refresh` before the school
+    /// answered it (so the subscribe is answered `forbidden`).
+    pub(super) fn is_revoked(&self, channel: &str, generation: u64) -> bool {
+        self.entries
+            .get(channel)
+            .is_some_and(|info| info.generation == generation && info.state == SubState::Revoked)
+    }
+
+    /// A `refresh` changed the principal: ends every subscription whose channel `allowed` now
+    /// refuses, sorted by channel. A request in flight becomes Revoked (the school is told once
+    /// it answers); an answered one is removed, like an `unsubscribe`. Entries already
+    /// Cancelled or Revoked are ended already and are not reported again.
+    pub(super) fn revoke(&mut self, allowed: impl Fn(&str) -> bool) -> Vec<Revoked> {
+        let mut names: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(name, info)| {
+                !matches!(info.state, SubState::Cancelled | SubState::Revoked) && !allowed(name)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|channel| {
+                let outcome = match self.entries.get_mut(&channel) {
+                    Some(info) if matches!(info.state, SubState::Requested { .. }) => {
+                        info.state = SubState::Revoked;
+                        Unsubscribed::Deferred
+                    }
+                    _ => self.unsubscribe(&channel),
+                };
+                Revoked { channel, outcome }
+            })
+            .collect()
     }
 
     /// The school actor was replaced: every answered subscription becomes Requested again, from

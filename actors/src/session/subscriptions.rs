@@ -10,7 +10,9 @@
 //! before the school's answer finds it and cancels it: when the answer comes the session tells
 //! the school to unsubscribe and still answers the subscribe `{channel, head}` (it did succeed;
 //! every command with an id gets exactly one reply), and the client receives nothing of the
-//! channel. The `unsubscribe` itself is answered `{}` at once.
+//! channel. The `unsubscribe` itself is answered `{}` at once. A `refresh` that no longer
+//! allows the channel ends such a request the same way, but its subscribe is answered
+//! `forbidden` (`connect.rs` has the re-check).
 //!
 //! Failure modes: a subscribe the school refuses is answered with its error; a school actor that
 //! is gone is answered `unavailable` and starts recovery.
@@ -83,6 +85,11 @@ impl SessionActor {
                 .send(msg)
                 .into_actor(self)
                 .map(move |res, act, ctx| match res {
+                    // A refresh ended the request meanwhile (`connect.rs`): refuse it.
+                    Ok(Ok(catch)) if act.subs.is_revoked(&name, generation) => {
+                        act.refuse_revoked(id, &name);
+                        act.granted(name, generation, catch, &school, ctx);
+                    }
                     Ok(Ok(catch)) => {
                         act.reply_ok(
                             id,

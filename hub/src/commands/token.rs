@@ -1,6 +1,7 @@
 //! `oneclass-hub token`: mints a development token with the HS256 secret `serve` would verify
 //! with (the configured one, or the one created under the data directory). Fails when the hub is
-//! configured for public-key tokens only, or the role is unknown; prints nothing then.
+//! configured for public-key tokens only, the role is unknown, or an id is one the hub would
+//! refuse (`Claims::check_ids`); prints nothing then.
 
 use anyhow::Context as _;
 use oneclass_actors::Role;
@@ -39,5 +40,7 @@ pub fn run(settings: &Settings, request: TokenRequest) -> anyhow::Result<String>
         aud: settings.auth.audience.clone(),
         jti: Some(uuid::Uuid::now_v7().to_string()),
     };
+    // The hub would refuse the token; say why now rather than mint a useless one.
+    claims.check_ids().context("cannot mint this token")?;
     Ok(mint(&secret, &claims))
 }

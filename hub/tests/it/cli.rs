@@ -98,6 +98,27 @@ fn token_with_an_unknown_role_fails_naming_the_role() {
     assert!(out.stdout.is_empty(), "printed a token anyway");
 }
 
+#[test]
+fn token_for_a_reserved_or_unusable_id_is_not_minted() {
+    let dir = TempDir::new("ids");
+    for (user, school, says) in [
+        ("system", "s1", "reserved"),
+        ("a:b", "s1", "`sub`"),
+        ("u", "s 1", "`school`"),
+    ] {
+        let out = hub(&dir)
+            .args([
+                "token", "--user", user, "--school", school, "--role", "parent",
+            ])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{user}@{school}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "stderr: {stderr}");
+        assert!(out.stdout.is_empty(), "printed a token anyway");
+    }
+}
+
 #[cfg(feature = "sandbox")]
 #[test]
 fn sandbox_serves_the_simulators_and_writes_an_fcm_account_that_points_at_them() {

@@ -428,8 +428,21 @@ fn error_event_uses_the_snake_case_code() {
         Event::Error {
             code: ErrorCode::BadRequest,
             message: "unknown op `dance`".into(),
+            channel: None,
         },
         r#"{"ev":"error","code":"bad_request","message":"unknown op `dance`"}"#,
+    );
+}
+
+#[test]
+fn an_error_event_about_an_ended_subscription_names_its_channel() {
+    check_event(
+        Event::Error {
+            code: ErrorCode::Forbidden,
+            message: "subscription ended: the refreshed token does not allow class:s1:c7".into(),
+            channel: Some("class:s1:c7".into()),
+        },
+        r#"{"ev":"error","code":"forbidden","message":"subscription ended: the refreshed token does not allow class:s1:c7","channel":"class:s1:c7"}"#,
     );
 }
 

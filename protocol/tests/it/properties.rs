@@ -158,7 +158,13 @@ fn event() -> impl Strategy<Value = Event> {
             user,
             seq
         }),
-        (error_code(), s()).prop_map(|(code, message)| Event::Error { code, message }),
+        (error_code(), s(), prop::option::of(s())).prop_map(|(code, message, channel)| {
+            Event::Error {
+                code,
+                message,
+                channel,
+            }
+        }),
     ]
 }
 

@@ -215,3 +215,70 @@ fn recovery_requests_every_answered_subscription_again_from_what_was_delivered()
     assert!(t.refused("b", requests[1].generation));
     assert!(t.get("b").is_none());
 }
+
+#[test]
+fn a_refresh_ends_only_the_subscriptions_it_no_longer_allows_whatever_their_state() {
+    let mut t = SubTable::default();
+    let (live, _) = t.request("class:s1:c1", None);
+    t.granted("class:s1:c1", live, 3, |_| handle(1));
+    assert!(t.replay_ended("class:s1:c1", live, true));
+    let (replaying, _) = t.request("class:s1:c2", Some(0));
+    t.granted("class:s1:c2", replaying, 3, |_| handle(2));
+    let (requested, _) = t.request("class:s1:c3", None);
+    t.request("class:s1:c4", None);
+    assert_eq!(t.unsubscribe("class:s1:c4"), Unsubscribed::Deferred);
+    let (kept, _) = t.request("user:s1:p1", None);
+    t.granted("user:s1:p1", kept, 0, |_| handle(3));
+
+    let ended = t.revoke(|name| name.starts_with("user:"));
+    let want = vec![
+        Revoked {
+            channel: "class:s1:c1".into(),
+            outcome: Unsubscribed::Removed { replay: None },
+        },
+        Revoked {
+            channel: "class:s1:c2".into(),
+            outcome: Unsubscribed::Removed {
+                replay: Some(handle(2)),
+            },
+        },
+        Revoked {
+            channel: "class:s1:c3".into(),
+            outcome: Unsubscribed::Deferred,
+        },
+    ];
+    assert_eq!(ended, want, "the unsubscribed c4 gets no second notice");
+    assert!(t.get("class:s1:c1").is_none() && t.get("class:s1:c2").is_none());
+    assert!(t.is_revoked("class:s1:c3", requested));
+    assert_eq!(
+        t.get("class:s1:c4").map(|i| i.state),
+        Some(SubState::Cancelled)
+    );
+    assert!(t.get("user:s1:p1").is_some());
+    assert!(
+        t.revoke(|name| name.starts_with("user:")).is_empty(),
+        "once"
+    );
+}
+
+#[test]
+fn a_request_a_refresh_ended_is_unsubscribed_when_granted_and_gone_when_refused() {
+    let mut t = SubTable::default();
+    let (g, _) = t.request(CH, Some(0));
+    t.revoke(|_| false);
+    assert_eq!(state(&t), Some(SubState::Revoked));
+    assert_eq!(t.unsubscribe(CH), Unsubscribed::Deferred);
+    assert!(
+        t.is_revoked(CH, g),
+        "an unsubscribe does not turn it into a success"
+    );
+    let outcome = t.granted(CH, g, 4, |_| panic!("an ended request starts no replay"));
+    assert_eq!(outcome, Granted::Cancelled);
+    assert_eq!(state(&t), None);
+
+    let (g, _) = t.request(CH, None);
+    t.revoke(|_| false);
+    assert!(t.refused(CH, g));
+    assert_eq!(state(&t), None);
+    assert!(!t.is_revoked(CH, g));
+}
