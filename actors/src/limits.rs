@@ -16,6 +16,12 @@ use serde::Deserialize;
 pub struct Limits {
     /// Largest WebSocket message accepted (continuations counted together).
     pub max_message_bytes: usize,
+    /// Bytes a connection may read beyond `max_message_bytes` and not yet have handled: the
+    /// framing of a fragmented message and the messages queued behind the one being handled
+    /// (each frame counts 64 bytes more, see `session/read_guard.rs`). Past it the hub stops
+    /// reading the socket until the session catches up; a message whose framing alone fills it
+    /// closes 1009.
+    pub read_ahead_bytes: usize,
     /// Largest `body` of a publish, as encoded JSON.
     pub max_body_bytes: usize,
     /// Bytes a session's outbound queue may hold while its writer is stuck before the client
@@ -51,6 +57,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_message_bytes: 64 * 1024,
+            read_ahead_bytes: 16 * 1024,
             max_body_bytes: 16 * 1024,
             outbound_max_bytes: 4 * 1024 * 1024,
             outbound_max_stall: Duration::from_secs(1),

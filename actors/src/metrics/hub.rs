@@ -53,6 +53,16 @@ pub struct Metrics {
     pub messages_out: Counter,
     /// Connections closed with 4008 (outbound queue over its bound or its lag).
     pub slow_consumers: Counter,
+    /// Connections closed with 1009: a message announced over the limit, or whose framing
+    /// filled the read budget.
+    pub ws_too_large: Counter,
+    /// Times a connection's read budget was full and the hub stopped reading it until its
+    /// session handled a message.
+    pub ws_read_paused: Counter,
+    /// The most any one connection has held read and not yet handled, in budget bytes (bytes
+    /// plus a charge per frame): a high-water mark since the hub started, never above
+    /// `max_message_bytes + read_ahead_bytes`.
+    pub ws_read_peak_bytes: Gauge,
     /// School actors found dead by a lookup and started again.
     pub school_restarts: Counter,
     /// School actors in the registry, as of its last change or sweep (the supervisor sweeps
@@ -103,6 +113,25 @@ impl Metrics {
             "Connections closed with 4008",
             slow_consumers.clone(),
         );
+        let ws_too_large = Counter::default();
+        registry.register(
+            "oneclass_ws_too_large",
+            "Connections closed with 1009, message too large",
+            ws_too_large.clone(),
+        );
+        let ws_read_paused = Counter::default();
+        registry.register(
+            "oneclass_ws_read_paused",
+            "Times a connection's read budget was full and reading paused",
+            ws_read_paused.clone(),
+        );
+        let ws_read_peak_bytes = Gauge::default();
+        registry.register_with_unit(
+            "oneclass_ws_read_peak",
+            "Most one connection has held read and not yet handled (high-water mark)",
+            Unit::Bytes,
+            ws_read_peak_bytes.clone(),
+        );
         let school_restarts = Counter::default();
         registry.register(
             "oneclass_school_restarts",
@@ -143,6 +172,9 @@ impl Metrics {
             messages_in,
             messages_out,
             slow_consumers,
+            ws_too_large,
+            ws_read_paused,
+            ws_read_peak_bytes,
             school_restarts,
             schools_active,
             journal_batch_size,
@@ -236,6 +268,9 @@ mod tests {
             ("oneclass_messages_in_total", "counter"),
             ("oneclass_messages_out_total", "counter"),
             ("oneclass_slow_consumers_total", "counter"),
+            ("oneclass_ws_too_large_total", "counter"),
+            ("oneclass_ws_read_paused_total", "counter"),
+            ("oneclass_ws_read_peak_bytes", "gauge"),
             ("oneclass_school_restarts_total", "counter"),
             ("oneclass_journal_batch_size", "histogram"),
             ("oneclass_journal_commit_seconds", "histogram"),

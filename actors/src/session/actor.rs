@@ -29,6 +29,7 @@ use oneclass_protocol::{CloseCode, Codec, ErrorCode, Event};
 use oneclass_storage::Storage;
 
 use super::outbound::{OutFrame, Outbound};
+use super::read_guard::ReadBudget;
 use super::recovery::SCHOOL_RESTARTING;
 use super::registry::LiveSessions;
 use super::sub_table::SubTable;
@@ -80,6 +81,8 @@ pub struct SessionActor {
     writer: Option<actix_ws::Session>,
     /// The socket's read half until `started` adds it as this actor's stream.
     stream: Option<actix_ws::MessageStream>,
+    /// The read guard's budget under that stream: told of every message handled.
+    pub(super) read_budget: Arc<ReadBudget>,
     pub(super) phase: Phase,
     /// This session's subscriptions by channel name, with their generations.
     pub(super) subs: SubTable,
@@ -92,10 +95,12 @@ pub struct SessionActor {
 }
 
 impl SessionActor {
-    /// Starts the actor for an upgraded connection.
+    /// Starts the actor for an upgraded connection whose payload is guarded by a
+    /// [`ReadGuard`](super::ReadGuard) with `read_budget`.
     pub fn start_ws(
         writer: actix_ws::Session,
         stream: actix_ws::MessageStream,
+        read_budget: Arc<ReadBudget>,
         codec: Codec,
         deps: Arc<SessionDeps>,
     ) -> Addr<Self> {
@@ -107,6 +112,7 @@ impl SessionActor {
             outbound,
             writer: Some(writer),
             stream: Some(stream),
+            read_budget,
             deps,
             phase: Phase::AwaitingConnect,
             subs: SubTable::default(),
@@ -221,6 +227,8 @@ impl Actor for SessionActor {
             actix_rt::spawn(write_loop(self.outbound.clone(), writer, self.codec));
         }
         if let Some(stream) = self.stream.take() {
+            // The read guard refuses oversized messages by their header; actix-ws's own checks,
+            // made once a whole frame has arrived, stay as a second line.
             let max = self.limits().max_message_bytes;
             ctx.add_stream(
                 stream

@@ -5,9 +5,18 @@
 //! and a command goes to exactly one handler elsewhere in the family. Before `connect` the only
 //! command accepted is `connect`; anything else closes 4001 (PROTOCOL.md, "The first message").
 //!
-//! Transport errors: a message over the size limit closes 1009, whether it came as one frame
-//! (`ProtocolError::Overflow`) or as continuations (see [`is_continuation_overflow`]); a text
-//! frame that is not UTF-8 closes 1007; any other protocol or socket error closes 1002.
+//! Transport errors, and this is the one place that maps them to close codes:
+//!
+//! | error | from | close |
+//! |---|---|---|
+//! | `ReadRefused::TooLarge` / `OverBudget` | the read guard, at the header (or when one message's framing fills the read budget) | 1009 |
+//! | `ReadRefused::Protocol` | the read guard: RSV bits, bad opcode, unmasked or misplaced frame | 1002 |
+//! | `ProtocolError::Overflow`, continuation overflow ([`is_continuation_overflow`]) | actix-ws, once a whole frame arrived (behind the guard, a second line) | 1009 |
+//! | `io::ErrorKind::InvalidData` | actix-ws: a text message that is not UTF-8 | 1007 |
+//! | anything else | actix-ws or the socket | 1002 |
+//!
+//! Every message the stream yields is reported to the read budget
+//! ([`ReadBudget::handled`](super::ReadBudget::handled)), which lets the guard read on.
 
 use std::io;
 use std::time::Instant;
@@ -19,6 +28,7 @@ use oneclass_protocol::{CloseCode, Codec, Command, CommandFrame, DecodeError, Er
 
 use super::actor::{Phase, SessionActor};
 use super::outbound::OutFrame;
+use super::read_guard::{refusal, ReadRefused};
 
 /// The message actix-ws 0.4 puts in the `io::Error` it returns when aggregated continuation
 /// frames exceed `max_continuation_size` (`aggregated.rs`, `size_error`). It has no error
@@ -89,13 +99,28 @@ impl SessionActor {
 
     /// Closes for a stream error, with the code that names its cause.
     fn on_protocol_error(&mut self, e: ProtocolError, ctx: &mut Context<Self>) {
+        match refusal(&e) {
+            Some(ReadRefused::TooLarge { .. } | ReadRefused::OverBudget { .. }) => {
+                self.deps.metrics.ws_too_large.inc();
+                return self.close(CloseCode::TooLarge, "message too large", ctx);
+            }
+            Some(ReadRefused::Protocol(reason)) => {
+                return self.close(CloseCode::ProtocolError, reason, ctx);
+            }
+            None => {}
+        }
         match e {
-            ProtocolError::Overflow => self.close(CloseCode::TooLarge, "message too large", ctx),
-            ProtocolError::Io(e) if is_continuation_overflow(&e) => {
+            ProtocolError::Overflow => {
+                self.deps.metrics.ws_too_large.inc();
                 self.close(CloseCode::TooLarge, "message too large", ctx)
             }
-            // actix-ws reports a text frame that is not UTF-8 as `InvalidData`; the payload's
-            // own read errors come as `Other`.
+            ProtocolError::Io(e) if is_continuation_overflow(&e) => {
+                self.deps.metrics.ws_too_large.inc();
+                self.close(CloseCode::TooLarge, "message too large", ctx)
+            }
+            // actix-ws reports a text frame that is not UTF-8 as `InvalidData` (so does
+            // actix-http for RSV bits, but the read guard refuses those first); the payload's own
+            // read errors come as `Other`.
             ProtocolError::Io(e) if e.kind() == io::ErrorKind::InvalidData => self.close(
                 CloseCode::InvalidPayload,
                 "text frame is not valid UTF-8",
@@ -113,6 +138,9 @@ impl SessionActor {
 impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SessionActor {
     fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_seen = Instant::now();
+        if item.is_ok() {
+            self.read_budget.handled();
+        }
         match item {
             Ok(AggregatedMessage::Text(text)) if self.codec == Codec::Json => {
                 self.on_frame(text.as_bytes(), ctx)

@@ -2,14 +2,18 @@
 //!
 //! A session owns its connection's authentication (the verified token and its expiry timer), its
 //! subscriptions and their catch-up replays, and its heartbeat. Frames from the client arrive as
-//! a stream on the actor; every frame to the client goes through the session's [`Outbound`]
-//! queue, which one writer future drains into the socket. The school actor pushes live events
-//! into the same queue directly, so fan-out costs no actor message per event.
+//! a stream on the actor, through a read guard that refuses an oversized frame by its header and
+//! bounds what the connection has read and not yet handled. Every frame to the client goes
+//! through the session's [`Outbound`] queue, which one writer future drains into the socket. The
+//! school actor pushes live events into the same queue directly, so fan-out costs no actor
+//! message per event.
 //!
 //! | file | owns |
 //! |---|---|
 //! | `actor.rs` | the struct, its `Phase`, lifecycle, heartbeat, close/send/reply |
 //! | `frames.rs` | the socket stream and the dispatch of one command to its handler |
+//! | `read_guard.rs` | between the HTTP payload and actix-ws: headers checked as they arrive, the read budget |
+//! | `frame_scan.rs` | the incremental RFC 6455 frame-header reader the guard uses |
 //! | `connect.rs` | `connect`, the initial subscriptions, `refresh` (re-checking every subscription), the token's expiry |
 //! | `subscriptions.rs` | the `subscribe` and `unsubscribe` commands |
 //! | `sub_table.rs` | the subscription life cycle as a pure table (state table, transitions) |
@@ -31,9 +35,11 @@
 mod actor;
 mod connect;
 mod forward;
+mod frame_scan;
 mod frames;
 pub mod outbound;
 mod queries;
+mod read_guard;
 mod recovery;
 pub mod registry;
 mod replay;
@@ -43,4 +49,5 @@ mod writer;
 
 pub use actor::{SessionActor, SessionDeps};
 pub use outbound::{Drained, OutFrame, Outbound};
+pub use read_guard::{ReadBudget, ReadGuard, ReadRefused};
 pub use registry::{LiveSessions, SessionId};

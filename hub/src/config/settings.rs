@@ -18,6 +18,10 @@ use crate::config::providers::ProviderSettings;
 /// The shortest HS256 secret accepted, in bytes.
 const MIN_JWT_SECRET_BYTES: usize = 16;
 
+/// The smallest `limits.read_ahead_bytes`: room for a message's header and per-frame charge
+/// beside a message of `max_message_bytes`, and a few fragments and control frames on top.
+const MIN_READ_AHEAD_BYTES: usize = 1024;
+
 /// Everything the hub can be configured with.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -149,6 +153,10 @@ impl Settings {
             l.outbound_max_bytes >= l.max_message_bytes,
             "limits.outbound_max_bytes must hold at least one message"
         );
+        anyhow::ensure!(
+            l.read_ahead_bytes >= MIN_READ_AHEAD_BYTES,
+            "limits.read_ahead_bytes must be at least {MIN_READ_AHEAD_BYTES}"
+        );
         anyhow::ensure!(l.replay_page >= 1, "limits.replay_page must be at least 1");
         anyhow::ensure!(
             l.catch_up_buffer >= 1,
@@ -222,6 +230,16 @@ mod tests {
         s.telemetry.sentry_dsn = Some("not a dsn".into());
         let err = s.validate().unwrap_err().to_string();
         assert!(err.contains("telemetry.sentry_dsn"), "{err}");
+    }
+
+    #[test]
+    fn the_read_ahead_is_configurable_and_must_leave_room_for_framing() {
+        let s: Settings = toml::from_str("[limits]\nread_ahead_bytes = 4096\n").unwrap();
+        assert_eq!(s.actor_limits().read_ahead_bytes, 4096);
+        s.validate().unwrap();
+        let s: Settings = toml::from_str("[limits]\nread_ahead_bytes = 100\n").unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("limits.read_ahead_bytes"), "{err}");
     }
 
     #[test]

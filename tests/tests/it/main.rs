@@ -18,3 +18,4 @@ mod session_phases;
 mod slow_consumer;
 mod supervision;
 mod unsubscribe_race;
+mod ws_transport;
