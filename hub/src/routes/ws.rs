@@ -2,14 +2,16 @@
 //! connection is handed to a new `SessionActor`.
 
 use actix_web::http::header::SEC_WEBSOCKET_PROTOCOL;
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use oneclass_actors::session::SessionActor;
 use oneclass_protocol::Codec;
 
+use crate::routes::resource;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ws", web::get().to(upgrade));
+    cfg.service(resource("/ws", [(Method::GET, web::to(upgrade))]));
 }
 
 async fn upgrade(
