@@ -18,12 +18,14 @@ async fn json_error(resp: reqwest::Response) -> (u16, Value) {
     assert_eq!(
         content_type.as_deref(),
         Some("application/json"),
-        "{status} with body {text:?}"
+        "{status} with body {:.300}",
+        text
     );
     let body: Value = serde_json::from_str(&text).unwrap();
     assert!(
         body["error"]["code"].is_string() && body["error"]["message"].is_string(),
-        "the error shape: {body}"
+        "the error shape, got {status}: {:.300}",
+        text
     );
     (status, body)
 }
