@@ -25,6 +25,7 @@
 //! | `identity/` | credentials beyond signatures: token revocation |
 //! | `client_view` | which journal kinds a client sees, as protocol events |
 //! | `roster` | the pure roster model the school actor rebuilds from the journal |
+//! | `roster_validation` | what a roster member may hold: the one check before it is journaled |
 //! | `permissions` | every access rule, WebSocket and REST |
 //! | `wire_error` | the one mapping from storage and mailbox errors to wire errors |
 //!
@@ -43,6 +44,7 @@ pub mod notify;
 pub mod permissions;
 pub mod principal;
 pub mod roster;
+pub mod roster_validation;
 pub mod school;
 pub mod school_registry;
 pub mod session;

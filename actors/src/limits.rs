@@ -51,6 +51,10 @@ pub struct Limits {
     /// A school actor with no sessions for this long stops (its state lives in the journal).
     #[serde(with = "humantime_serde")]
     pub school_idle: Duration,
+    /// Push tokens one roster member may hold (one per device the person uses).
+    pub max_push_tokens_per_member: usize,
+    /// Most members in one page of `GET …/members`; also the page size when none is asked for.
+    pub member_page_max: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +72,8 @@ impl Default for Limits {
             replay_page: 256,
             catch_up_buffer: 4096,
             school_idle: Duration::from_secs(300),
+            max_push_tokens_per_member: 10,
+            member_page_max: 500,
         }
     }
 }

@@ -1,11 +1,21 @@
 //! The one place errors become HTTP statuses and error bodies. Internal causes are logged, not
 //! sent. Every [`ApiError`] a request ends with is counted by code ([`count_errors`]).
+//!
+//! Every error the REST API gives has one shape, `{"error": {"code": …, "message": …}}` with
+//! `Content-Type: application/json`, including the ones actix-web makes itself: its extractors'
+//! rejections (bad JSON, an oversized body, a bad query string or path, configured once by
+//! [`configure`]), an unknown route (404, the app's default service, [`unknown_route`]) and a
+//! known path asked with a method it does not serve (405 with `Allow`, each resource's default
+//! service, [`method_not_allowed`]). The WebSocket handshake's own refusals on `/ws` are
+//! actix-ws's and stay as they are.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use oneclass_actors::roster_validation::InvalidMember;
 use oneclass_actors::wire_error;
 use oneclass_protocol::reply::ErrorBody;
 use oneclass_protocol::ErrorCode;
@@ -19,6 +29,8 @@ use crate::startup::AppState;
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// The methods the path does serve, for the `Allow` header of a `method_not_allowed`.
+    allow: Vec<Method>,
 }
 
 impl ApiError {
@@ -26,6 +38,23 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            allow: Vec::new(),
+        }
+    }
+
+    /// `method` is not served on this path; `allow` is what is (sent as `Allow`, RFC 9110).
+    pub fn method_not_allowed(method: &Method, allow: Vec<Method>) -> Self {
+        let list = allow
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Self {
+            allow,
+            ..Self::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed here (allowed: {list})"),
+            )
         }
     }
 
@@ -72,10 +101,15 @@ impl ApiError {
 
 impl From<ErrorBody> for ApiError {
     fn from(e: ErrorBody) -> Self {
-        Self {
-            code: e.code,
-            message: e.message,
-        }
+        Self::new(e.code, e.message)
+    }
+}
+
+/// A roster member refused by [`oneclass_actors::roster_validation`]: its message names the
+/// member and the field.
+impl From<InvalidMember> for ApiError {
+    fn from(e: InvalidMember) -> Self {
+        Self::bad_request(e.to_string())
     }
 }
 
@@ -93,6 +127,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Conflict => StatusCode::CONFLICT,
@@ -107,24 +142,73 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .json(serde_json::json!({"error": {"code": self.code, "message": self.message}}))
+        let mut res = HttpResponse::build(self.status_code());
+        if !self.allow.is_empty() {
+            res.insert_header(header::Allow(self.allow.clone()));
+        }
+        res.json(serde_json::json!({"error": {"code": self.code, "message": self.message}}))
     }
 }
 
-/// Turns actix-web's own extractor errors (bad JSON, oversized body) into our error shape.
-pub fn json_error(
-    err: actix_web::error::JsonPayloadError,
-    _: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError;
+/// The REST API's side of actix-web's own errors, for the app's root `ServiceConfig`: the
+/// extractor configs whose rejections become [`ApiError`]s, with JSON bodies limited to
+/// `max_request_bytes`, and the default service that answers unknown routes.
+pub fn configure(cfg: &mut web::ServiceConfig, max_request_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_request_bytes)
+            .error_handler(json_error),
+    )
+    .app_data(web::QueryConfig::default().error_handler(query_error))
+    .app_data(web::PathConfig::default().error_handler(path_error))
+    .default_service(web::to(unknown_route));
+}
+
+/// A JSON body that is not acceptable: too large, not JSON, or not the route's shape (serde's
+/// message names the field).
+fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let e = match &err {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             ApiError::new(ErrorCode::TooLarge, "request body too large")
         }
+        JsonPayloadError::ContentType => {
+            ApiError::bad_request("expected a body with Content-Type: application/json")
+        }
         other => ApiError::bad_request(other.to_string()),
     };
     e.into()
+}
+
+/// A query string that does not fit the route's parameters. serde's message names a missing
+/// or unknown parameter, but not the one whose value did not parse.
+fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let message = match &err {
+        QueryPayloadError::Deserialize(e) => format!("invalid query string: {e}"),
+        other => format!("invalid query string: {other}"),
+    };
+    ApiError::bad_request(message).into()
+}
+
+/// Path segments that do not fit the route's parameters: no such resource, as actix-web's own
+/// default says, but in our shape.
+fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::new(ErrorCode::NotFound, err.to_string()).into()
+}
+
+/// The app's default service: no route has this path.
+async fn unknown_route(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        ErrorCode::NotFound,
+        format!("no route {} {}", req.method(), req.path()),
+    ))
+}
+
+/// The default service of a resource that serves `allow`: any other method is a 405 naming them.
+pub fn method_not_allowed(allow: Vec<Method>) -> actix_web::Route {
+    web::to(move |req: HttpRequest| {
+        let e = ApiError::method_not_allowed(req.method(), allow.clone());
+        async move { Err::<HttpResponse, _>(e) }
+    })
 }
 
 /// Middleware (`actix_web::middleware::from_fn`): counts the [`ApiError`] a request ended with,

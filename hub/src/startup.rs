@@ -13,12 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use oneclass_actors::events::RouteWrites;
 use oneclass_actors::metrics::Metrics;
 use oneclass_actors::session::{LiveSessions, SessionDeps};
-use oneclass_actors::{HubSupervisor, SchoolRegistry};
+use oneclass_actors::{HubSupervisor, Limits, SchoolRegistry};
 use oneclass_protocol::CloseCode;
 use oneclass_storage::{EventQueries, Storage};
 
@@ -43,6 +45,57 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// This hub's metrics: `/metrics` renders them, the error middleware counts into them.
     pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// The state of a hub over `journal`: a school registry, an empty live-session index, and
+    /// ready until the supervisor says otherwise.
+    pub fn new(
+        journal: Arc<dyn Storage>,
+        auth: Arc<JwtAuthenticator>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let registry = SchoolRegistry::new(journal.clone(), limits.clone(), metrics.clone());
+        let session_deps = Arc::new(SessionDeps {
+            registry: registry.clone(),
+            auth: auth.clone(),
+            limits,
+            sessions: Arc::new(LiveSessions::default()),
+            metrics: metrics.clone(),
+        });
+        Self {
+            registry,
+            queries: journal.clone(),
+            writes: RouteWrites::new(journal),
+            auth,
+            session_deps,
+            ready: Arc::new(AtomicBool::new(true)),
+            metrics,
+        }
+    }
+}
+
+/// The hub's HTTP app over `state`: its middleware, the REST error shape for actix-web's own
+/// errors (JSON bodies up to `max_request_bytes`) and every route. The server builds one per
+/// worker; tests build one in-process (`actix_web::test::init_service`).
+pub fn app(
+    state: web::Data<AppState>,
+    max_request_bytes: usize,
+    tracking: Option<&ErrorTracking>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    crate::middleware::wrap(App::new(), tracking)
+        .app_data(state)
+        .configure(|cfg| crate::error::configure(cfg, max_request_bytes))
+        .configure(crate::routes::configure)
 }
 
 /// A hub that is bound and ready to run.
@@ -110,47 +163,27 @@ impl Application {
     ) -> anyhow::Result<()> {
         let revoked = self.auth.revocations().load(self.journal.as_ref()).await?;
         tracing::info!(revoked, "revocation list loaded");
-        let limits = self.settings.actor_limits();
-        let registry =
-            SchoolRegistry::new(self.journal.clone(), limits.clone(), self.metrics.clone());
-        let sessions = Arc::new(LiveSessions::default());
-        let session_deps = Arc::new(SessionDeps {
-            registry: registry.clone(),
-            auth: self.auth.clone(),
-            limits,
-            sessions: sessions.clone(),
-            metrics: self.metrics.clone(),
-        });
-        let ready = Arc::new(AtomicBool::new(true));
-        let state = web::Data::new(AppState {
-            registry: registry.clone(),
-            queries: self.journal.clone(),
-            writes: RouteWrites::new(self.journal.clone()),
-            auth: self.auth.clone(),
-            session_deps,
-            ready: ready.clone(),
-            metrics: self.metrics.clone(),
-        });
+        let state = web::Data::new(AppState::new(
+            self.journal.clone(),
+            self.auth.clone(),
+            self.settings.actor_limits(),
+            self.metrics.clone(),
+        ));
+        let registry = state.registry.clone();
+        let sessions = state.session_deps.sessions.clone();
+        let ready = state.ready.clone();
         let max_request = self.settings.server.max_request_bytes;
         let tracking = self.tracking.clone();
-        let mut server = HttpServer::new(move || {
-            crate::middleware::wrap(App::new(), tracking.as_ref())
-                .app_data(state.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(max_request)
-                        .error_handler(crate::error::json_error),
-                )
-                .configure(crate::routes::configure)
-        })
-        .disable_signals()
-        .backlog(self.settings.server.backlog)
-        .max_connections(self.settings.server.max_connections)
-        .on_connect(|conn, _| {
-            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-                let _ = tcp.set_nodelay(true);
-            }
-        });
+        let mut server =
+            HttpServer::new(move || app(state.clone(), max_request, tracking.as_ref()))
+                .disable_signals()
+                .backlog(self.settings.server.backlog)
+                .max_connections(self.settings.server.max_connections)
+                .on_connect(|conn, _| {
+                    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                        let _ = tcp.set_nodelay(true);
+                    }
+                });
         if self.settings.server.workers > 0 {
             server = server.workers(self.settings.server.workers);
         }

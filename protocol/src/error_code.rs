@@ -14,6 +14,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The thing does not exist.
     NotFound,
+    /// REST only: the path exists but not with this method (HTTP 405, with `Allow`).
+    MethodNotAllowed,
     /// Too many requests; `retry_after_ms` says when to try again.
     RateLimited,
     /// A `body` over the body limit inside an otherwise acceptable message.
@@ -28,11 +30,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every error code, in the order the protocol lists them.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
         ErrorCode::RateLimited,
         ErrorCode::TooLarge,
         ErrorCode::Conflict,
@@ -48,6 +51,7 @@ impl ErrorCode {
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",
             NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
             RateLimited => "rate_limited",
             TooLarge => "too_large",
             Conflict => "conflict",

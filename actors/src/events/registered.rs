@@ -44,6 +44,7 @@ fn every_append_the_actors_build() -> Vec<Append> {
         locale: Default::default(),
         contacts: Default::default(),
         preferences: vec![],
+        display_name: None,
     };
     all.push(member_upserted("s1", "a1".into(), &member));
     all.push(member_removed("s1", "a1".into(), "u1".into()));

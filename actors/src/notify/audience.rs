@@ -27,11 +27,7 @@ impl Audience {
     pub fn resolve(&self, roster: &Roster) -> Result<Vec<String>, ErrorBody> {
         let mut recipients: Vec<String> = match self {
             Audience::Users(users) => users.clone(),
-            Audience::Class(class) => roster
-                .list(Some(class))
-                .into_iter()
-                .map(|m| m.user)
-                .collect(),
+            Audience::Class(class) => roster.class_users(class),
             Audience::School => roster.all_users(),
         };
         recipients.sort();
@@ -81,6 +77,7 @@ mod tests {
                 locale: Default::default(),
                 contacts: Default::default(),
                 preferences: vec![],
+                display_name: None,
             };
             r.apply(&EventEnvelope {
                 school_id: "s1".into(),

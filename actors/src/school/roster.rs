@@ -14,7 +14,7 @@ use oneclass_storage::StorageError;
 use super::batch::written;
 use super::SchoolActor;
 use crate::events::Append;
-use crate::roster::{Member, MemberRemoved};
+use crate::roster::{Member, MemberPage, MemberRemoved};
 use crate::wire_error::ErrorChain;
 
 /// Roster events read per page while rebuilding the roster.
@@ -97,18 +97,25 @@ impl Handler<GetMember> for SchoolActor {
     }
 }
 
-/// List members, optionally of one class.
+/// One page of the members, optionally of one class ([`crate::roster::Roster::page`]).
 #[derive(Message)]
-#[rtype(result = "Vec<Member>")]
+#[rtype(result = "MemberPage")]
 pub struct ListMembers {
     pub class: Option<String>,
+    /// Start after this user id (the previous page's `next_after`).
+    pub after: Option<String>,
+    /// Most members in the page; the caller bounds it.
+    pub limit: usize,
 }
 
 impl Handler<ListMembers> for SchoolActor {
-    type Result = Vec<Member>;
+    type Result = MessageResult<ListMembers>;
 
-    fn handle(&mut self, msg: ListMembers, _: &mut Context<Self>) -> Vec<Member> {
-        self.roster.list(msg.class.as_deref())
+    fn handle(&mut self, msg: ListMembers, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(
+            self.roster
+                .page(msg.class.as_deref(), msg.after.as_deref(), msg.limit),
+        )
     }
 }
 

@@ -162,6 +162,10 @@ impl Settings {
             l.catch_up_buffer >= 1,
             "limits.catch_up_buffer must be at least 1"
         );
+        anyhow::ensure!(
+            l.member_page_max >= 1,
+            "limits.member_page_max must be at least 1"
+        );
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES,

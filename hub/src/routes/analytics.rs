@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use oneclass_actors::permissions::can_read_journal;
 use oneclass_protocol::channel::is_valid_id;
@@ -10,14 +11,18 @@ use oneclass_storage::EventQuery;
 
 use crate::error::ApiError;
 use crate::routes::auth::principal;
-use crate::routes::journal::parse_bound;
+use crate::routes::resource;
+use crate::routes::time_range::TimeRange;
 use crate::startup::AppState;
 
 /// Events read per journal page while counting.
 const PAGE: usize = 5000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/analytics/summary", web::get().to(summary));
+    cfg.service(resource(
+        "/v1/analytics/summary",
+        [(Method::GET, web::to(summary))],
+    ));
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -37,12 +42,12 @@ async fn summary(
         return Err(ApiError::bad_request("invalid school id"));
     }
     can_read_journal(&p, &q.school).map_err(ApiError::denied)?;
-    let (from_ms, to_ms) = (parse_bound("from", &q.from)?, parse_bound("to", &q.to)?);
+    let range = TimeRange::parse(&q.from, &q.to)?;
     let mut counts: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut query = EventQuery {
         school_id: q.school.clone(),
-        from_ms,
-        to_ms,
+        from_ms: range.from_ms,
+        to_ms: range.to_ms,
         kind_prefix: None,
         limit: PAGE,
         page_token: None,

@@ -3,15 +3,17 @@
 
 use std::sync::atomic::Ordering;
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use oneclass_actors::metrics::Metrics;
 
+use crate::routes::resource;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+    cfg.service(resource("/healthz", [(Method::GET, web::to(healthz))]))
+        .service(resource("/readyz", [(Method::GET, web::to(readyz))]))
+        .service(resource("/metrics", [(Method::GET, web::to(metrics))]));
 }
 
 async fn healthz() -> HttpResponse {

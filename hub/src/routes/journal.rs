@@ -7,6 +7,7 @@
 //! `audit.bodies.accessed` on the stream `audit:{school}` ([`oneclass_actors::events::audit`])
 //! before any body is returned. Who may read is decided by [`oneclass_actors::permissions`].
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use oneclass_actors::events::audit::BodiesAccessed;
@@ -14,13 +15,15 @@ use oneclass_actors::permissions::{can_read_bodies, can_read_journal};
 use oneclass_actors::wire_error::ErrorChain;
 use oneclass_protocol::channel::is_valid_id;
 use oneclass_protocol::journal::EventEnvelope;
-use oneclass_protocol::timestamp::{format_ms, parse_ms};
+use oneclass_protocol::timestamp::format_ms;
 use oneclass_protocol::ErrorCode;
 use oneclass_storage::EventQuery;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::routes::auth::principal;
+use crate::routes::resource;
+use crate::routes::time_range::TimeRange;
 use crate::startup::AppState;
 
 /// Events per page of `events` when no `limit` is given.
@@ -31,17 +34,23 @@ const MAX_LIMIT: usize = 1000;
 const EXPORT_PAGE: usize = 1000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/journal/events", web::get().to(events))
-        .route("/v1/journal/export", web::get().to(export));
+    cfg.service(resource(
+        "/v1/journal/events",
+        [(Method::GET, web::to(events))],
+    ))
+    .service(resource(
+        "/v1/journal/export",
+        [(Method::GET, web::to(export))],
+    ));
 }
 
 /// Query parameters shared by the journal and analytics routes.
 #[derive(Debug, Deserialize)]
 pub struct RangeQuery {
     pub school: String,
-    /// RFC 3339 time or `YYYY-MM-DD` (start of that UTC day); inclusive.
+    /// RFC 3339 time or `YYYY-MM-DD` (start of that UTC day); inclusive ([`TimeRange`]).
     pub from: String,
-    /// RFC 3339 time or `YYYY-MM-DD` (start of that UTC day); exclusive.
+    /// RFC 3339 time or `YYYY-MM-DD` (start of that UTC day); exclusive ([`TimeRange`]).
     pub to: String,
     /// A kind or a kind prefix such as `chat.`.
     pub kind: Option<String>,
@@ -51,16 +60,6 @@ pub struct RangeQuery {
     #[serde(default)]
     pub include_bodies: bool,
     pub reason: Option<String>,
-}
-
-/// Parses `from`/`to`: a full RFC 3339 timestamp or a UTC date.
-pub fn parse_bound(name: &str, value: &str) -> Result<i64, ApiError> {
-    let parsed = if value.len() == 10 {
-        parse_ms(&format!("{value}T00:00:00Z"))
-    } else {
-        parse_ms(value)
-    };
-    parsed.ok_or_else(|| ApiError::bad_request(format!("`{name}` must be RFC 3339 or YYYY-MM-DD")))
 }
 
 /// One event as the API shows it.
@@ -147,11 +146,7 @@ async fn prepare(
         return Err(ApiError::bad_request("invalid school id"));
     }
     can_read_journal(&p, &q.school).map_err(ApiError::denied)?;
-    let from_ms = parse_bound("from", &q.from)?;
-    let to_ms = parse_bound("to", &q.to)?;
-    if to_ms <= from_ms {
-        return Err(ApiError::bad_request("`to` must be after `from`"));
-    }
+    let range = TimeRange::parse(&q.from, &q.to)?;
     let with_bodies = if q.include_bodies {
         let reason = q.reason.as_deref().map(str::trim).unwrap_or_default();
         if can_read_bodies(&p, &q.school).is_err() {
@@ -181,8 +176,8 @@ async fn prepare(
     };
     let query = EventQuery {
         school_id: q.school.clone(),
-        from_ms,
-        to_ms,
+        from_ms: range.from_ms,
+        to_ms: range.to_ms,
         kind_prefix: q.kind.clone().filter(|k| !k.is_empty()),
         limit: q.limit.unwrap_or(DEFAULT_LIMIT),
         page_token: q.page_token.clone(),

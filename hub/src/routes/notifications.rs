@@ -2,6 +2,7 @@
 //! from the roster; each gets the notification in their `user:` inbox with its own seq, live or on
 //! resume. The `Idempotency-Key` header makes retries safe.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use oneclass_actors::notify::{Audience, Notify};
 use oneclass_actors::permissions::can_notify;
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::routes::auth::principal;
+use crate::routes::resource;
 use crate::startup::AppState;
 
 const MAX_KEY: usize = 255;
@@ -19,7 +21,10 @@ const MAX_TEXT: usize = 16 * 1024;
 const MAX_USERS: usize = 10_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/notifications", web::post().to(create));
+    cfg.service(resource(
+        "/v1/notifications",
+        [(Method::POST, web::to(create))],
+    ));
 }
 
 #[derive(Debug, Deserialize)]

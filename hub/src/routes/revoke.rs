@@ -3,6 +3,7 @@
 //! The revocation is journaled first (by [`oneclass_actors::identity::revocation`]); then every
 //! session using the token closes with 4003.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use oneclass_actors::identity::revocation::TokenRevoked;
 use oneclass_actors::permissions::can_revoke;
@@ -11,10 +12,14 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::routes::auth::principal;
+use crate::routes::resource;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/auth/revoke", web::post().to(revoke));
+    cfg.service(resource(
+        "/v1/auth/revoke",
+        [(Method::POST, web::to(revoke))],
+    ));
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,10 +1,20 @@
 //! The roster API: `PUT`, `GET`, `DELETE /v1/schools/{school}/members/{user}` and
-//! `GET /v1/schools/{school}/members?class=`. Admins of the school and services only
-//! ([`can_manage_roster`]); every change is journaled by the school actor.
+//! `GET /v1/schools/{school}/members?class=&limit=&after=`. Admins of the school and services
+//! only ([`can_manage_roster`]); every change is journaled by the school actor.
+//!
+//! A `PUT` body is checked and normalised by [`roster_validation::check`] before it reaches the
+//! actor, so a refused member is never journaled; its [`InvalidMember`] becomes a 400 naming the
+//! member and the field. The member list comes in pages in user-id order: at most
+//! [`Limits::member_page_max`] members, and `next_after` to pass as `after` for the next page.
+//!
+//! [`InvalidMember`]: oneclass_actors::roster_validation::InvalidMember
+//! [`Limits::member_page_max`]: oneclass_actors::Limits::member_page_max
 
+use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use oneclass_actors::permissions::can_manage_roster;
 use oneclass_actors::roster::{Contacts, Locale, Member};
+use oneclass_actors::roster_validation;
 use oneclass_actors::school::{GetMember, ListMembers, RemoveMember, UpsertMember};
 use oneclass_actors::Role;
 use oneclass_protocol::channel::is_valid_id;
@@ -13,19 +23,22 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::routes::auth::principal;
+use crate::routes::resource;
 use crate::startup::AppState;
 
-/// Most classes, guardianships or preferences one member may list.
-const MAX_LIST: usize = 256;
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/schools/{school}/members", web::get().to(list))
-        .route("/v1/schools/{school}/members/{user}", web::put().to(put))
-        .route("/v1/schools/{school}/members/{user}", web::get().to(get))
-        .route(
-            "/v1/schools/{school}/members/{user}",
-            web::delete().to(delete),
-        );
+    cfg.service(resource(
+        "/v1/schools/{school}/members",
+        [(Method::GET, web::to(list))],
+    ))
+    .service(resource(
+        "/v1/schools/{school}/members/{user}",
+        [
+            (Method::PUT, web::to(put)),
+            (Method::GET, web::to(get)),
+            (Method::DELETE, web::to(delete)),
+        ],
+    ));
 }
 
 /// The body of a `PUT`.
@@ -43,9 +56,9 @@ struct MemberBody {
     contacts: Contacts,
     #[serde(default)]
     preferences: Vec<String>,
+    #[serde(default)]
+    display_name: Option<String>,
 }
-
-const CHANNELS: [&str; 4] = ["push", "whatsapp", "sms", "email"];
 
 fn check_ids(school: &str, user: &str) -> Result<(), ApiError> {
     if is_valid_id(school) && is_valid_id(user) {
@@ -66,28 +79,6 @@ async fn put(
     can_manage_roster(&p, &school).map_err(ApiError::denied)?;
     check_ids(&school, &user)?;
     let b = body.into_inner();
-    if b.classes.len() > MAX_LIST || b.guardian_of.len() > MAX_LIST || b.preferences.len() > 4 {
-        return Err(ApiError::bad_request(
-            "too many classes, guardianships or preferences",
-        ));
-    }
-    if let Some(bad) = b
-        .classes
-        .iter()
-        .chain(&b.guardian_of)
-        .find(|c| !is_valid_id(c))
-    {
-        return Err(ApiError::bad_request(format!("invalid id `{bad}`")));
-    }
-    if let Some(bad) = b
-        .preferences
-        .iter()
-        .find(|c| !CHANNELS.contains(&c.as_str()))
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown channel preference `{bad}`"
-        )));
-    }
     let member = Member {
         user,
         role: b.role,
@@ -96,7 +87,9 @@ async fn put(
         locale: b.locale,
         contacts: b.contacts,
         preferences: b.preferences,
+        display_name: b.display_name,
     };
+    let member = roster_validation::check(member, &state.session_deps.limits)?;
     let school_actor = state.registry.get(&school);
     let member = school_actor
         .send(UpsertMember {
@@ -148,6 +141,10 @@ async fn delete(
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     class: Option<String>,
+    /// Most members in the page, 1 to `member_page_max` (the default).
+    limit: Option<usize>,
+    /// The previous page's `next_after`.
+    after: Option<String>,
 }
 
 async fn list(
@@ -161,12 +158,27 @@ async fn list(
     if !is_valid_id(&school) {
         return Err(ApiError::bad_request("invalid school id"));
     }
-    let members = state
+    let q = query.into_inner();
+    let max = state.session_deps.limits.member_page_max;
+    let limit = q.limit.unwrap_or(max);
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad_request(format!(
+            "`limit` must be between 1 and {max}"
+        )));
+    }
+    for (name, id) in [("class", &q.class), ("after", &q.after)] {
+        if id.as_deref().is_some_and(|id| !is_valid_id(id)) {
+            return Err(ApiError::bad_request(format!("`{name}` is not an id")));
+        }
+    }
+    let page = state
         .registry
         .get(&school)
         .send(ListMembers {
-            class: query.into_inner().class,
+            class: q.class,
+            after: q.after,
+            limit,
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "members": members })))
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -7,16 +7,18 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header::SEC_WEBSOCKET_PROTOCOL;
+use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use futures_util::Stream;
 use oneclass_actors::session::{ReadGuard, SessionActor};
 use oneclass_protocol::Codec;
 
+use crate::routes::resource;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ws", web::get().to(upgrade));
+    cfg.service(resource("/ws", [(Method::GET, web::to(upgrade))]));
 }
 
 async fn upgrade(

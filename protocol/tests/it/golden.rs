@@ -453,6 +453,7 @@ fn every_error_code_has_its_wire_name() {
         (ErrorCode::Unauthorized, "unauthorized"),
         (ErrorCode::Forbidden, "forbidden"),
         (ErrorCode::NotFound, "not_found"),
+        (ErrorCode::MethodNotAllowed, "method_not_allowed"),
         (ErrorCode::RateLimited, "rate_limited"),
         (ErrorCode::TooLarge, "too_large"),
         (ErrorCode::Conflict, "conflict"),

@@ -100,6 +100,7 @@ fn error_code() -> impl Strategy<Value = ErrorCode> {
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
         ErrorCode::RateLimited,
         ErrorCode::TooLarge,
         ErrorCode::Conflict,

@@ -10,6 +10,7 @@ mod journal_api;
 mod metrics;
 mod notifications;
 mod presence;
+mod rest_hardening;
 mod resume;
 mod resume_gap;
 mod revocation;

@@ -16,6 +16,14 @@ fn member(user: &str) -> Member {
         .unwrap()
 }
 
+fn all_members() -> ListMembers {
+    ListMembers {
+        class: None,
+        after: None,
+        limit: 100,
+    }
+}
+
 #[actix_rt::test]
 async fn a_new_actor_rebuilds_the_roster_from_the_journal() {
     tokio::time::pause();
@@ -34,8 +42,8 @@ async fn a_new_actor_rebuilds_the_roster_from_the_journal() {
     };
     assert!(first.send(remove).await.unwrap().unwrap());
     let second = start(journal.clone(), Limits::default());
-    let members = second.send(ListMembers { class: None }).await.unwrap();
-    assert_eq!(members, [member("p2")]);
+    let page = second.send(all_members()).await.unwrap();
+    assert_eq!(page.members, [member("p2")]);
     let gone = second.send(GetMember { user: "p1".into() }).await.unwrap();
     assert_eq!(gone, None);
 }
@@ -51,16 +59,16 @@ async fn an_actor_without_sessions_stops_after_school_idle_and_not_before() {
     join(&school, 1, "p1").await;
     tokio::time::sleep(Duration::from_secs(600)).await;
     assert!(
-        school.send(ListMembers { class: None }).await.is_ok(),
+        school.send(all_members()).await.is_ok(),
         "a joined session keeps the actor"
     );
     school.send(Leave { session: 1 }).await.unwrap();
     tokio::time::sleep(Duration::from_secs(45)).await;
-    assert!(school.send(ListMembers { class: None }).await.is_ok());
+    assert!(school.send(all_members()).await.is_ok());
     // The idle check runs every 30 s, so the stop comes within one check after `school_idle`.
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert!(
-        school.send(ListMembers { class: None }).await.is_err(),
+        school.send(all_members()).await.is_err(),
         "the idle actor stopped"
     );
 }
