@@ -25,6 +25,7 @@
 //! | `identity/` | credentials beyond signatures: token revocation |
 //! | `client_view` | which journal kinds a client sees, as protocol events |
 //! | `roster` | the pure roster model the school actor rebuilds from the journal |
+//! | `rate_limit/` | GCRA quotas per connection, user and school, shared with the REST API |
 //! | `permissions` | every access rule, WebSocket and REST |
 //! | `wire_error` | the one mapping from storage and mailbox errors to wire errors |
 //!
@@ -42,6 +43,7 @@ pub mod metrics;
 pub mod notify;
 pub mod permissions;
 pub mod principal;
+pub mod rate_limit;
 pub mod roster;
 pub mod school;
 pub mod school_registry;

@@ -45,6 +45,17 @@ pub struct Limits {
     /// A school actor with no sessions for this long stops (its state lives in the journal).
     #[serde(with = "humantime_serde")]
     pub school_idle: Duration,
+    /// Channels one connection may be subscribed to at once (its inbox included); a subscribe
+    /// past it is answered `forbidden` and the socket stays open.
+    pub max_subscriptions_per_connection: usize,
+    /// Subscriptions one user may hold at once over all their connections in a school; a
+    /// subscribe past it is answered `forbidden`.
+    pub max_subscriptions_per_user: usize,
+    /// Presence changes of one user on one channel are announced at most once per interval;
+    /// changes inside it are coalesced and the user's state at its end is announced (if it
+    /// differs from the last one announced), so members always converge on the truth.
+    #[serde(with = "humantime_serde")]
+    pub presence_interval: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +72,9 @@ impl Default for Limits {
             replay_page: 256,
             catch_up_buffer: 4096,
             school_idle: Duration::from_secs(300),
+            max_subscriptions_per_connection: 1024,
+            max_subscriptions_per_user: 4096,
+            presence_interval: Duration::from_secs(1),
         }
     }
 }

@@ -17,6 +17,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use oneclass_actors::events::RouteWrites;
 use oneclass_actors::metrics::Metrics;
+use oneclass_actors::rate_limit::RateLimiters;
 use oneclass_actors::session::{LiveSessions, SessionDeps};
 use oneclass_actors::{HubSupervisor, SchoolRegistry};
 use oneclass_protocol::CloseCode;
@@ -114,12 +115,17 @@ impl Application {
         let registry =
             SchoolRegistry::new(self.journal.clone(), limits.clone(), self.metrics.clone());
         let sessions = Arc::new(LiveSessions::default());
+        let limiters = Arc::new(RateLimiters::new(
+            self.settings.rate_limits.clone(),
+            self.metrics.clone(),
+        ));
         let session_deps = Arc::new(SessionDeps {
             registry: registry.clone(),
             auth: self.auth.clone(),
             limits,
             sessions: sessions.clone(),
             metrics: self.metrics.clone(),
+            limiters: limiters.clone(),
         });
         let ready = Arc::new(AtomicBool::new(true));
         let state = web::Data::new(AppState {
@@ -164,6 +170,7 @@ impl Application {
         let fatal_handle = handle.clone();
         HubSupervisor::new(
             registry,
+            limiters,
             ready,
             Box::new(move |_reason| {
                 fatal_handle.fatal.store(true, Ordering::SeqCst);

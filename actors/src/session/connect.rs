@@ -7,7 +7,8 @@
 //!
 //! Failure modes, all closing the socket: a bad token 4001, a revoked one 4003, a platform
 //! token (school `*`) 4001, too many connections 4009, a school actor that cannot be reached
-//! 1001. A channel in `resume` that cannot be subscribed is reported in `refused`, not fatal.
+//! 1001. A channel in `resume` that cannot be subscribed is reported in `refused`, not fatal;
+//! so are the channels past the subscription caps (`forbidden`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -17,6 +18,7 @@ use oneclass_protocol::reply::{Connected, ErrorBody, OkBody, Refreshed};
 use oneclass_protocol::{ChannelName, CloseCode, ErrorCode};
 
 use super::actor::{Phase, SessionActor};
+use super::admission::RateKeys;
 use crate::permissions::can_read;
 use crate::principal::{AuthError, Principal};
 use crate::school::{Join, Subscribe};
@@ -42,6 +44,7 @@ impl SessionActor {
         }
         self.schedule_expiry(principal.exp, ctx);
         self.deps.sessions.set_jti(self.id, principal.jti.clone());
+        self.rate_keys = Some(RateKeys::new(&principal.school, &principal.user));
         let school = self.deps.registry.get(&principal.school);
         let join = Join {
             session: self.id,
@@ -106,6 +109,10 @@ impl SessionActor {
         let mut requests = Vec::new();
         for (channel, since) in wanted {
             let name = channel.to_string();
+            if let Err(e) = self.within_subscription_cap(&name) {
+                refused.insert(name, e.code);
+                continue;
+            }
             let (generation, _) = self.subs.request(&name, since);
             requests.push((
                 name,

@@ -4,6 +4,7 @@
 //! one closes 1007, an invalid one is answered `bad_request` (or closes 4001 before `connect`),
 //! and a command goes to exactly one handler elsewhere in the family. Before `connect` the only
 //! command accepted is `connect`; anything else closes 4001 (PROTOCOL.md, "The first message").
+//! After it, every command passes admission (the rate limits, `admission.rs`) first.
 //!
 //! Transport errors: a message over the size limit closes 1009, whether it came as one frame
 //! (`ProtocolError::Overflow`) or as continuations (see [`is_continuation_overflow`]); a text
@@ -19,6 +20,7 @@ use oneclass_protocol::{CloseCode, Codec, Command, CommandFrame, DecodeError, Er
 
 use super::actor::{Phase, SessionActor};
 use super::outbound::OutFrame;
+use crate::rate_limit::Op;
 
 /// The message actix-ws 0.4 puts in the `io::Error` it returns when aggregated continuation
 /// frames exceed `max_continuation_size` (`aggregated.rs`, `size_error`). It has no error
@@ -59,6 +61,9 @@ impl SessionActor {
                 ),
             };
         };
+        if !self.admit(id, Op::of(&frame.command), ctx) {
+            return;
+        }
         match frame.command {
             Command::Connect { .. } => self.reply_err(
                 id,
@@ -78,7 +83,9 @@ impl SessionActor {
                 before,
                 limit,
             } => self.history(id, &principal, channel, before, limit, ctx),
-            Command::Channels => self.channels(id, principal, ctx),
+            Command::Channels { cursor, limit } => {
+                self.channels(id, principal, cursor, limit, ctx)
+            }
             Command::Read { channel, seq } => self.mark_read(id, &principal, channel, seq, ctx),
             Command::Presence { channel } => self.presence(id, &principal, channel, ctx),
             Command::Typing { channel } => self.typing(id, &principal, &channel),

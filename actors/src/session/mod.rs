@@ -10,6 +10,7 @@
 //! |---|---|
 //! | `actor.rs` | the struct, its `Phase`, lifecycle, heartbeat, close/send/reply |
 //! | `frames.rs` | the socket stream and the dispatch of one command to its handler |
+//! | `admission.rs` | the rate limits every command passes first, and their refusals (4029) |
 //! | `connect.rs` | `connect`, the initial subscriptions, `refresh`, the token's expiry |
 //! | `subscriptions.rs` | the `subscribe` and `unsubscribe` commands |
 //! | `sub_table.rs` | the subscription life cycle as a pure table (state table, transitions) |
@@ -29,6 +30,7 @@
 //! it already queued, so the client sees neither a gap nor a duplicate.
 
 mod actor;
+mod admission;
 mod connect;
 mod forward;
 mod frames;

@@ -39,6 +39,7 @@ const SECTIONS: &[&str] = &[
     "journal",
     "auth",
     "limits",
+    "rate_limits",
     "telemetry",
     "providers",
 ];
