@@ -35,7 +35,15 @@ pub fn class() -> ChannelName {
 
 /// Starts a school actor for [`SCHOOL`] on `journal`.
 pub fn start(journal: Arc<dyn Storage>, limits: Limits) -> Addr<SchoolActor> {
-    let metrics = Arc::new(crate::metrics::Metrics::new());
+    start_with_metrics(journal, limits, Arc::new(crate::metrics::Metrics::new()))
+}
+
+/// Starts a school actor recording into `metrics`, for tests that read them.
+pub fn start_with_metrics(
+    journal: Arc<dyn Storage>,
+    limits: Limits,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Addr<SchoolActor> {
     SchoolActor::new(SCHOOL.into(), journal, limits, metrics).start()
 }
 
