@@ -15,7 +15,7 @@
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, RateLimiter};
 
-use super::{Refusal, RateLimits};
+use super::{RateLimits, Refusal};
 
 /// What a strike left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

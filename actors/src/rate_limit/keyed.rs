@@ -89,7 +89,13 @@ mod tests {
 
     use super::*;
 
-    fn limiter(per_second: u32, burst: u32) -> (KeyedLimiter<&'static str, FakeRelativeClock>, FakeRelativeClock) {
+    fn limiter(
+        per_second: u32,
+        burst: u32,
+    ) -> (
+        KeyedLimiter<&'static str, FakeRelativeClock>,
+        FakeRelativeClock,
+    ) {
         let clock = FakeRelativeClock::default();
         let quota = Quota::new(per_second, burst).unwrap();
         (KeyedLimiter::with_clock(quota, clock.clone()), clock)

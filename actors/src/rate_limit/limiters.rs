@@ -98,7 +98,12 @@ impl RateLimiters {
     /// Drops the keyed state of users and schools whose quotas refilled; updates
     /// `oneclass_rate_limit_keys`.
     pub fn prune(&self) {
-        let keys: usize = self.user.iter().flatten().map(KeyedLimiter::prune).sum::<usize>()
+        let keys: usize = self
+            .user
+            .iter()
+            .flatten()
+            .map(KeyedLimiter::prune)
+            .sum::<usize>()
             + self.school_writes.prune();
         self.metrics.rate_limit_keys.set(keys as i64);
     }
@@ -129,8 +134,14 @@ mod tests {
         assert!(l.admit(Op::Publish, &a, &me).is_ok());
         let (scope, _) = l.admit(Op::Publish, &b, &me).unwrap_err();
         assert_eq!(scope, Scope::User);
-        assert!(l.admit(Op::Publish, &b, &other).is_ok(), "another user is not limited");
-        assert!(l.admit(Op::History, &a, &me).is_ok(), "another op has its own quota");
+        assert!(
+            l.admit(Op::Publish, &b, &other).is_ok(),
+            "another user is not limited"
+        );
+        assert!(
+            l.admit(Op::History, &a, &me).is_ok(),
+            "another op has its own quota"
+        );
         assert_eq!(l.metrics.rate_limited_count("publish", "user"), 1);
     }
 

@@ -83,9 +83,7 @@ impl SessionActor {
                 before,
                 limit,
             } => self.history(id, &principal, channel, before, limit, ctx),
-            Command::Channels { cursor, limit } => {
-                self.channels(id, principal, cursor, limit, ctx)
-            }
+            Command::Channels { cursor, limit } => self.channels(id, principal, cursor, limit, ctx),
             Command::Read { channel, seq } => self.mark_read(id, &principal, channel, seq, ctx),
             Command::Presence { channel } => self.presence(id, &principal, channel, ctx),
             Command::Typing { channel } => self.typing(id, &principal, &channel),

@@ -226,7 +226,11 @@ mod tests {
         assert_eq!(page_start(&fixed, &dms, Some("school:s1:announcements")), 2);
         assert_eq!(page_start(&fixed, &dms, Some("class:s1:c1")), 3);
         assert_eq!(page_start(&fixed, &dms, Some("dm:s1:a:p1")), 4);
-        assert_eq!(page_start(&fixed, &dms, Some("dm:s1:p1:r")), 5, "between two DMs");
+        assert_eq!(
+            page_start(&fixed, &dms, Some("dm:s1:p1:r")),
+            5,
+            "between two DMs"
+        );
         assert_eq!(page_start(&fixed, &dms, Some("dm:s1:p1:z")), 6, "the end");
         assert_eq!(page_start(&fixed, &dms, Some("class:s1:gone")), 3);
     }

@@ -71,9 +71,14 @@ async fn channel_states_become(hub: &TestHub, wanted: f64) {
 }
 
 fn assert_rate_limited(reply: &Reply) -> u64 {
-    let e = reply.error.as_ref().unwrap_or_else(|| panic!("not refused: {reply:?}"));
+    let e = reply
+        .error
+        .as_ref()
+        .unwrap_or_else(|| panic!("not refused: {reply:?}"));
     assert_eq!(e.code, ErrorCode::RateLimited, "{e:?}");
-    let retry = e.retry_after_ms.expect("rate_limited carries retry_after_ms");
+    let retry = e
+        .retry_after_ms
+        .expect("rate_limited carries retry_after_ms");
     assert!(retry > 0, "{e:?}");
     retry
 }
@@ -151,7 +156,11 @@ async fn a_publish_burst_past_the_user_quota_is_refused_and_nothing_refused_is_s
         .await
         .0;
     let ids = t1
-        .send_pipelined((1..=6).map(|n| publish(CLASS, &format!("burst {n}"))).collect())
+        .send_pipelined(
+            (1..=6)
+                .map(|n| publish(CLASS, &format!("burst {n}")))
+                .collect(),
+        )
         .await
         .unwrap();
     let answers = replies(&mut t1, &ids).await;
@@ -270,7 +279,10 @@ async fn the_school_write_quota_is_shared_by_every_user_of_the_school() {
     for (c, n) in clients[..2].iter_mut().zip(1..) {
         assert_eq!(c.publish(&ch(CLASS), "ok", None).await.unwrap().seq, n);
     }
-    let refused = clients[2].request(publish(CLASS, "one too many")).await.unwrap();
+    let refused = clients[2]
+        .request(publish(CLASS, "one too many"))
+        .await
+        .unwrap();
     assert_rate_limited(&refused);
     assert!(refused.error.unwrap().message.contains("school"));
     // Another school writes on.

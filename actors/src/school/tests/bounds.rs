@@ -49,7 +49,11 @@ async fn a_channel_state_is_released_with_its_last_subscriber_and_rebuilt_at_the
     let _q2 = join(&school, 2, "p2").await;
     subscribe(&school, 2, class()).await.unwrap();
     for text in ["one", "two"] {
-        school.send(publish("t1", text, None)).await.unwrap().unwrap();
+        school
+            .send(publish("t1", text, None))
+            .await
+            .unwrap()
+            .unwrap();
     }
     assert_eq!(states(&metrics), 1);
     school
@@ -82,10 +86,18 @@ async fn a_write_by_someone_not_subscribed_leaves_no_state_once_answered() {
         Limits::default(),
         metrics.clone(),
     );
-    let published = school.send(publish("t1", "hi", None)).await.unwrap().unwrap();
+    let published = school
+        .send(publish("t1", "hi", None))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(published.seq, 1);
     assert_eq!(states(&metrics), 0);
-    let published = school.send(publish("t1", "again", None)).await.unwrap().unwrap();
+    let published = school
+        .send(publish("t1", "again", None))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(published.seq, 2, "the next write reads the head again");
 }
 
@@ -151,12 +163,18 @@ async fn the_user_cap_counts_subscriptions_over_every_session_and_refuses_with_f
     subscribe(&school, 2, dm("b")).await.unwrap();
     let refused = subscribe(&school, 2, dm("c")).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::Forbidden);
-    assert!(refused.message.contains("2 per user"), "{}", refused.message);
+    assert!(
+        refused.message.contains("2 per user"),
+        "{}",
+        refused.message
+    );
     assert_eq!(states(&metrics), 2, "a refused subscribe makes no state");
     subscribe(&school, 2, dm("b"))
         .await
         .expect("a resubscribe is no new subscription");
-    subscribe(&school, 3, class()).await.expect("another user has their own cap");
+    subscribe(&school, 3, class())
+        .await
+        .expect("another user has their own cap");
     school
         .send(Unsubscribe {
             session: 1,
@@ -164,7 +182,9 @@ async fn the_user_cap_counts_subscriptions_over_every_session_and_refuses_with_f
         })
         .await
         .unwrap();
-    subscribe(&school, 1, dm("c")).await.expect("room again after an unsubscribe");
+    subscribe(&school, 1, dm("c"))
+        .await
+        .expect("room again after an unsubscribe");
 }
 
 /// The presence events among `frames` as (joined, left).
