@@ -342,6 +342,23 @@ mod tests {
     }
 
     #[test]
+    fn rate_limits_are_reachable_from_the_environment() {
+        in_jail(|jail| {
+            jail.set_env("ONECLASS_RATE_LIMITS__STRIKES", "7");
+            jail.set_env("ONECLASS_RATE_LIMITS__STRIKE_WINDOW", "3s");
+            jail.set_env(
+                "ONECLASS_RATE_LIMITS__USER__PUBLISH",
+                "{per_second=2,burst=9}",
+            );
+            let s = load(false)?;
+            assert_eq!(s.rate_limits.strikes, 7);
+            assert_eq!(s.rate_limits.strike_window, Duration::from_secs(3));
+            assert_eq!(s.rate_limits.user.publish.burst.get(), 9);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_documented_flat_variables_still_work_with_their_old_meaning() {
         in_jail(|jail| {
             jail.set_env("ONECLASS_LISTEN", "127.0.0.1:9");
