@@ -126,6 +126,40 @@ async fn a_state_with_an_append_in_flight_is_kept_until_the_journal_answers() {
 }
 
 #[actix_rt::test]
+async fn a_state_is_not_released_while_a_head_load_for_it_runs() {
+    tokio::time::pause();
+    let metrics = Arc::new(Metrics::new());
+    let journal = Arc::new(Reordering::default());
+    journal.answer_first();
+    let school = start_with_metrics(journal.clone(), Limits::default(), metrics.clone());
+    join(&school, 1, "p1").await;
+    journal.hold_heads();
+    // The subscribe reads head 0, and its answer is held...
+    let subscribing = actix_rt::spawn(school.send(Subscribe {
+        session: 1,
+        channel: class(),
+        since: None,
+        generation: 1,
+    }));
+    settle().await;
+    // ... while a publish by someone not subscribed commits seq 1 (the batch reads heads with
+    // `heads`, which is not held).
+    let published = school
+        .send(publish("t1", "meanwhile", None))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(published.seq, 1);
+    assert_eq!(states(&metrics), 1, "kept: a head load for it is in flight");
+    journal.answer_heads();
+    let catch = subscribing.await.unwrap().unwrap().unwrap();
+    assert_eq!(
+        catch.head, 1,
+        "the state that saw seq 1, not one rebuilt from the older read"
+    );
+}
+
+#[actix_rt::test]
 async fn a_leave_releases_every_channel_the_session_had() {
     tokio::time::pause();
     let metrics = Arc::new(Metrics::new());
