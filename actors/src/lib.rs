@@ -26,6 +26,7 @@
 //! | `client_view` | which journal kinds a client sees, as protocol events |
 //! | `roster` | the pure roster model the school actor rebuilds from the journal |
 //! | `roster_validation` | what a roster member may hold: the one check before it is journaled |
+//! | `rate_limit/` | GCRA quotas per connection, user and school, shared with the REST API |
 //! | `permissions` | every access rule, WebSocket and REST |
 //! | `wire_error` | the one mapping from storage and mailbox errors to wire errors |
 //!
@@ -43,6 +44,7 @@ pub mod metrics;
 pub mod notify;
 pub mod permissions;
 pub mod principal;
+pub mod rate_limit;
 pub mod roster;
 pub mod roster_validation;
 pub mod school;

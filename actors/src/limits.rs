@@ -55,6 +55,17 @@ pub struct Limits {
     pub max_push_tokens_per_member: usize,
     /// Most members in one page of `GET …/members`; also the page size when none is asked for.
     pub member_page_max: usize,
+    /// Channels one connection may be subscribed to at once (its inbox included); a subscribe
+    /// past it is answered `forbidden` and the socket stays open.
+    pub max_subscriptions_per_connection: usize,
+    /// Subscriptions one user may hold at once over all their connections in a school; a
+    /// subscribe past it is answered `forbidden`.
+    pub max_subscriptions_per_user: usize,
+    /// Presence changes of one user on one channel are announced at most once per interval;
+    /// changes inside it are coalesced and the user's state at its end is announced (if it
+    /// differs from the last one announced), so members always converge on the truth.
+    #[serde(with = "humantime_serde")]
+    pub presence_interval: Duration,
 }
 
 impl Default for Limits {
@@ -74,6 +85,9 @@ impl Default for Limits {
             school_idle: Duration::from_secs(300),
             max_push_tokens_per_member: 10,
             member_page_max: 500,
+            max_subscriptions_per_connection: 1024,
+            max_subscriptions_per_user: 4096,
+            presence_interval: Duration::from_secs(1),
         }
     }
 }

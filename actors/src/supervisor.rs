@@ -8,6 +8,10 @@
 //! actor that died is restarted by the registry on its next lookup (sessions look it up again as
 //! soon as they notice, within one heartbeat).
 //!
+//! It also prunes the rate limiters' keyed state every [`crate::rate_limit::RateLimits::prune_interval`]
+//! (users and schools whose quotas refilled), which keeps their memory bounded by the keys
+//! active lately.
+//!
 //! Restart policy: permanent; it holds no state of its own beyond the readiness flag.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +20,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use crate::rate_limit::RateLimiters;
 use crate::school_registry::SchoolRegistry;
 
 /// How often the supervisor checks its children.
@@ -24,6 +29,7 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// The root actor.
 pub struct HubSupervisor {
     registry: SchoolRegistry,
+    limiters: Arc<RateLimiters>,
     ready: Arc<AtomicBool>,
     on_fatal: Box<dyn Fn(String) + Send>,
 }
@@ -31,11 +37,13 @@ pub struct HubSupervisor {
 impl HubSupervisor {
     pub fn new(
         registry: SchoolRegistry,
+        limiters: Arc<RateLimiters>,
         ready: Arc<AtomicBool>,
         on_fatal: Box<dyn Fn(String) + Send>,
     ) -> Self {
         Self {
             registry,
+            limiters,
             ready,
             on_fatal,
         }
@@ -59,5 +67,7 @@ impl Actor for HubSupervisor {
         self.ready
             .store(self.registry.journal().health().is_ok(), Ordering::SeqCst);
         ctx.run_interval(CHECK_INTERVAL, |act, _| act.check());
+        let prune = self.limiters.settings().prune_interval;
+        ctx.run_interval(prune, |act, _| act.limiters.prune());
     }
 }

@@ -19,6 +19,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 use oneclass_actors::events::RouteWrites;
 use oneclass_actors::metrics::Metrics;
+use oneclass_actors::rate_limit::RateLimiters;
 use oneclass_actors::session::{LiveSessions, SessionDeps};
 use oneclass_actors::{HubSupervisor, Limits, SchoolRegistry};
 use oneclass_protocol::CloseCode;
@@ -54,6 +55,7 @@ impl AppState {
         journal: Arc<dyn Storage>,
         auth: Arc<JwtAuthenticator>,
         limits: Limits,
+        limiters: Arc<RateLimiters>,
         metrics: Arc<Metrics>,
     ) -> Self {
         let registry = SchoolRegistry::new(journal.clone(), limits.clone(), metrics.clone());
@@ -63,6 +65,7 @@ impl AppState {
             limits,
             sessions: Arc::new(LiveSessions::default()),
             metrics: metrics.clone(),
+            limiters,
         });
         Self {
             registry,
@@ -163,10 +166,15 @@ impl Application {
     ) -> anyhow::Result<()> {
         let revoked = self.auth.revocations().load(self.journal.as_ref()).await?;
         tracing::info!(revoked, "revocation list loaded");
+        let limiters = Arc::new(RateLimiters::new(
+            self.settings.rate_limits.clone(),
+            self.metrics.clone(),
+        ));
         let state = web::Data::new(AppState::new(
             self.journal.clone(),
             self.auth.clone(),
             self.settings.actor_limits(),
+            limiters.clone(),
             self.metrics.clone(),
         ));
         let registry = state.registry.clone();
@@ -197,6 +205,7 @@ impl Application {
         let fatal_handle = handle.clone();
         HubSupervisor::new(
             registry,
+            limiters,
             ready,
             Box::new(move |_reason| {
                 fatal_handle.fatal.store(true, Ordering::SeqCst);

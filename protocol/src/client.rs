@@ -19,7 +19,7 @@ use crate::channel::ChannelName;
 use crate::codec::Codec;
 use crate::command::{Body, Command, CommandFrame, RawCommand};
 use crate::event::Event;
-use crate::reply::{Connected, ErrorBody, Published, Reply, ServerFrame, Subscribed};
+use crate::reply::{Channels, Connected, ErrorBody, Published, Reply, ServerFrame, Subscribed};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -239,6 +239,29 @@ impl Client {
             client_msg_id: client_msg_id.map(str::to_owned),
         })
         .await
+    }
+
+    /// One page of the conversation list: the first with `cursor` `None`, then the page after
+    /// each reply's `next_cursor`.
+    pub async fn channels(
+        &mut self,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Channels, ClientError> {
+        self.request_ok(Command::Channels {
+            cursor: cursor.map(str::to_owned),
+            limit,
+        })
+        .await
+    }
+
+    /// Every page of the conversation list, in order, following `next_cursor` to the end.
+    pub async fn all_channels(&mut self, limit: Option<u32>) -> Result<Vec<Channels>, ClientError> {
+        let mut pages = vec![self.channels(None, limit).await?];
+        while let Some(cursor) = pages.last().and_then(|p| p.next_cursor.clone()) {
+            pages.push(self.channels(Some(&cursor), limit).await?);
+        }
+        Ok(pages)
     }
 
     /// The next event: one kept while waiting for a reply, or the next from the socket.

@@ -50,8 +50,12 @@ pub enum Command {
         before: Option<u64>,
         limit: Option<u32>,
     },
-    /// The conversations this user can see.
-    Channels,
+    /// A page of the conversations this user can see: the first without `cursor`, then the one
+    /// after the `next_cursor` of the page before; at most `limit` entries.
+    Channels {
+        cursor: Option<String>,
+        limit: Option<u32>,
+    },
     /// Move the read cursor forward.
     Read {
         channel: ChannelName,
@@ -79,7 +83,7 @@ impl Command {
             Command::Unsubscribe { .. } => "unsubscribe",
             Command::Publish { .. } => "publish",
             Command::History { .. } => "history",
-            Command::Channels => "channels",
+            Command::Channels { .. } => "channels",
             Command::Read { .. } => "read",
             Command::Presence { .. } => "presence",
             Command::Typing { .. } => "typing",
@@ -115,6 +119,8 @@ pub struct RawCommand {
     pub limit: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// A well-formed frame that is not a valid command. `id` is the frame's id when it had a usable
@@ -159,7 +165,10 @@ impl RawCommand {
                 before: self.before,
                 limit: self.limit,
             },
-            "channels" => Command::Channels,
+            "channels" => Command::Channels {
+                cursor: self.cursor,
+                limit: self.limit,
+            },
             "read" => Command::Read {
                 channel: channel(self.channel)?,
                 seq: self.seq.ok_or_else(|| missing("seq"))?,
@@ -224,7 +233,11 @@ impl From<&CommandFrame> for RawCommand {
                 raw.seq = Some(*seq);
             }
             Command::Refresh { token } => raw.token = Some(token.clone()),
-            Command::Channels | Command::Ping => {}
+            Command::Channels { cursor, limit } => {
+                raw.cursor = cursor.clone();
+                raw.limit = *limit;
+            }
+            Command::Ping => {}
         }
         raw
     }

@@ -83,10 +83,13 @@ pub struct ChannelSummary {
     pub last: Option<Event>,
 }
 
-/// `ok` of `channels`.
+/// `ok` of `channels`: one page of the list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Channels {
     pub channels: Vec<ChannelSummary>,
+    /// Present when more follow: send it back as `cursor` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `ok` of `presence`: users (not sockets) present on the channel.

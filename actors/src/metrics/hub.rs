@@ -39,6 +39,15 @@ struct ErrorLabels {
     code: &'static str,
 }
 
+/// The labels of `oneclass_rate_limited_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RateLimitLabels {
+    /// The refused op (`publish`, `subscribe`, …).
+    op: &'static str,
+    /// The quota that refused: `connection`, `user` or `school`.
+    scope: &'static str,
+}
+
 /// The metrics of one hub. Shared as `Arc<Metrics>`; every handle is cheap to record into from
 /// any thread.
 #[derive(Debug)]
@@ -74,6 +83,14 @@ pub struct Metrics {
     pub journal_commit_seconds: Histogram,
     /// Error replies (WebSocket and REST) by code.
     errors: Family<ErrorLabels, Counter>,
+    /// Commands refused by a rate limit, by op and scope.
+    rate_limited: Family<RateLimitLabels, Counter>,
+    /// Connections closed with 4029 for sending on after being refused.
+    pub rate_limit_closes: Counter,
+    /// Keys (users, schools) the rate limiters hold state for, as of the last prune.
+    pub rate_limit_keys: Gauge,
+    /// Channel states held by school actors (a channel with subscribers or writes in flight).
+    pub channel_states: Gauge,
 }
 
 impl Default for Metrics {
@@ -166,6 +183,38 @@ impl Metrics {
             "School actors running",
             schools_active.clone(),
         );
+        let rate_limited = Family::<RateLimitLabels, Counter>::default();
+        for op in crate::rate_limit::Op::ALL {
+            for scope in crate::rate_limit::Scope::ALL {
+                drop(rate_limited.get_or_create(&RateLimitLabels {
+                    op: op.as_str(),
+                    scope: scope.as_str(),
+                }));
+            }
+        }
+        registry.register(
+            "oneclass_rate_limited",
+            "Commands refused by a rate limit, by op and scope",
+            rate_limited.clone(),
+        );
+        let rate_limit_closes = Counter::default();
+        registry.register(
+            "oneclass_rate_limit_closes",
+            "Connections closed with 4029",
+            rate_limit_closes.clone(),
+        );
+        let rate_limit_keys = Gauge::default();
+        registry.register(
+            "oneclass_rate_limit_keys",
+            "Keys the rate limiters hold state for",
+            rate_limit_keys.clone(),
+        );
+        let channel_states = Gauge::default();
+        registry.register(
+            "oneclass_channel_states",
+            "Channel states held by school actors",
+            channel_states.clone(),
+        );
         Self {
             registry,
             ws_connections,
@@ -180,7 +229,25 @@ impl Metrics {
             journal_batch_size,
             journal_commit_seconds,
             errors,
+            rate_limited,
+            rate_limit_closes,
+            rate_limit_keys,
+            channel_states,
         }
+    }
+
+    /// Counts a command refused by the `scope` quota of `op` (labels as in [`crate::rate_limit`]).
+    pub fn rate_limited(&self, op: &'static str, scope: &'static str) {
+        self.rate_limited
+            .get_or_create(&RateLimitLabels { op, scope })
+            .inc();
+    }
+
+    /// How many commands of `op` the `scope` quota refused.
+    pub fn rate_limited_count(&self, op: &'static str, scope: &'static str) -> u64 {
+        self.rate_limited
+            .get(&RateLimitLabels { op, scope })
+            .map_or(0, |c| c.get())
     }
 
     /// Counts an error sent to a client.
@@ -278,6 +345,10 @@ mod tests {
             ("process_resident_memory_bytes", "gauge"),
             ("process_open_fds", "gauge"),
             ("oneclass_schools_active", "gauge"),
+            ("oneclass_rate_limited_total", "counter"),
+            ("oneclass_rate_limit_closes_total", "counter"),
+            ("oneclass_rate_limit_keys", "gauge"),
+            ("oneclass_channel_states", "gauge"),
         ] {
             assert!(
                 text.lines().any(|l| l == format!("# TYPE {name} {kind}")),

@@ -22,6 +22,8 @@ use crate::session::outbound::Outbound;
 
 /// How often the actor checks whether it has been idle long enough to stop.
 const IDLE_CHECK: Duration = Duration::from_secs(30);
+/// The presence tick never runs more often than this, whatever the configured interval.
+const PRESENCE_TICK_MIN: Duration = Duration::from_millis(10);
 /// Messages the mailbox holds before senders wait: room for a burst of publishes from every
 /// session of a busy school to join one group commit. Not a slow-consumer signal (that is the
 /// sessions' outbound queues).
@@ -32,6 +34,8 @@ const MAILBOX_CAPACITY: usize = 1024;
 pub(super) struct SessionEntry {
     pub(super) user: String,
     pub(super) outbound: Arc<Outbound>,
+    /// Channels this session is subscribed to here (for the per-user subscription cap).
+    pub(super) subscriptions: usize,
 }
 
 /// The actor of one school.
@@ -42,11 +46,16 @@ pub struct SchoolActor {
     /// The hub's metrics (journal batches and commits, fan-out, slow consumers).
     pub(super) metrics: Arc<Metrics>,
     pub(super) roster: Roster,
-    /// Channels used since the actor started, by name.
+    /// Channels in use, by name (see the lifetime rule in `channel.rs`).
     pub(super) channels: HashMap<String, ChannelState>,
+    /// Head loads in flight for channels without state, by name: a channel is not released
+    /// while one runs.
+    pub(super) loading: HashMap<String, usize>,
     pub(super) sessions: HashMap<SessionId, SessionEntry>,
     /// Each user's joined sessions (for the per-user cap and `send_to_user`).
     pub(super) users: HashMap<String, HashSet<SessionId>>,
+    /// Channels with presence changes held back for the presence tick (`presence.rs`).
+    pub(super) presence_held: HashSet<String>,
     /// Appends waiting for the next flush.
     pub(super) pending: Vec<PendingWrite>,
     pub(super) flush_scheduled: bool,
@@ -69,8 +78,10 @@ impl SchoolActor {
             metrics,
             roster: Roster::default(),
             channels: HashMap::new(),
+            loading: HashMap::new(),
             sessions: HashMap::new(),
             users: HashMap::new(),
+            presence_held: HashSet::new(),
             pending: Vec::new(),
             flush_scheduled: false,
             last_active: Instant::now(),
@@ -84,6 +95,9 @@ impl Actor for SchoolActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         self.rebuild_roster(ctx);
+        // Half the interval, so a held presence change goes out at most 1.5 intervals late.
+        let presence_tick = (self.limits.presence_interval / 2).max(PRESENCE_TICK_MIN);
+        ctx.run_interval(presence_tick, |act, _| act.flush_presence());
         ctx.run_interval(IDLE_CHECK, |act, ctx| {
             let idle = act.sessions.is_empty()
                 && act.pending.is_empty()

@@ -9,7 +9,7 @@
 //!    on its channels (so the stalled-gap rule does not fire while it is out).
 //! 4. `committed` fans out each appended event in seq order ([`super::channel`]), applies roster
 //!    events, and only then sends each write its outcomes: a publisher's ack never overtakes the
-//!    fan-out of its own message.
+//!    fan-out of its own message. Then it releases the state of channels that are now idle.
 //!
 //! Failure modes: a failed head load or append answers every write of the batch `unavailable`
 //! (nothing of the batch was stored); a write whose actor died before the commit gets
@@ -167,11 +167,13 @@ impl SchoolActor {
         result: Result<Vec<AppendOutcome>, StorageError>,
         ctx: &mut Context<Self>,
     ) {
+        let mut written_to = Vec::new();
         for t in &targets {
             if let Target::Channel(name) = t {
                 if let Some(ch) = self.channels.get_mut(name) {
                     ch.inflight = ch.inflight.saturating_sub(1);
                 }
+                written_to.push(name.clone());
             }
         }
         match result {
@@ -209,6 +211,13 @@ impl SchoolActor {
                 let all: Vec<String> = self.channels.keys().cloned().collect();
                 self.fill_stalled_gaps(&all, ctx);
             }
+        }
+        // A channel written to by someone not subscribed (a DM to a user who is offline) needs
+        // no state once its append is answered.
+        written_to.sort();
+        written_to.dedup();
+        for name in written_to {
+            self.release_channel(&name);
         }
     }
 }

@@ -10,6 +10,15 @@
 //! ([`Encoded`]) and hands the same bytes to every subscriber; a run of consecutive commits
 //! reaches each subscriber as one queue push.
 //!
+//! Lifetime: a channel's state exists while it is in use, and only then. It is made when a
+//! subscribe or a write first needs it (its head read from the journal, which always holds the
+//! truth) and released ([`SchoolActor::release_channel`]) as soon as it is idle: no subscriber,
+//! no append in flight and no head load in flight. Everything else it holds is recoverable or
+//! moot without subscribers: the reorder buffer and gaps are in the journal, presence and typing
+//! have nobody to go to. Without this a user could leave one state behind per channel name ever
+//! subscribed (DMs to users who do not exist) until the actor stopped. `oneclass_channel_states`
+//! counts the states alive in the hub (each state counts itself in and out).
+//!
 //! Failure modes: a subscriber whose queue refuses a push (closed, or over its byte bound) is
 //! reported back as dead and dropped by the actor (a slow consumer). A gap that nothing in flight
 //! will fill (an append of a previous incarnation of the actor committed after this one read the
@@ -27,7 +36,9 @@ use bytes::Bytes;
 use oneclass_protocol::journal::EventEnvelope;
 use oneclass_protocol::{ChannelName, Codec, Event};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 
+use super::presence::PresenceAnnouncer;
 use super::SchoolActor;
 use crate::client_view::to_event;
 use crate::metrics::Metrics;
@@ -123,12 +134,23 @@ pub struct ChannelState {
     pub present: HashMap<String, usize>,
     /// When each user last sent a typing event (throttle).
     pub typing: HashMap<String, Instant>,
+    /// What presence was announced here, and the changes held back (`presence.rs`).
+    pub announcer: PresenceAnnouncer,
     /// The hub's `oneclass_messages_out`, counting the frames fan-out queues.
     messages_out: Counter,
+    /// The hub's `oneclass_channel_states`: this state added one, its drop takes it back.
+    states: Gauge,
+}
+
+impl Drop for ChannelState {
+    fn drop(&mut self) {
+        self.states.dec();
+    }
 }
 
 impl ChannelState {
     pub fn new(channel: &ChannelName, head: u64, metrics: &Metrics) -> Self {
+        metrics.channel_states.inc();
         Self {
             name: channel.to_string(),
             presence: has_presence(channel),
@@ -138,8 +160,16 @@ impl ChannelState {
             subscribers: HashMap::new(),
             present: HashMap::new(),
             typing: HashMap::new(),
+            announcer: PresenceAnnouncer::default(),
             messages_out: metrics.messages_out.clone(),
+            states: metrics.channel_states.clone(),
         }
+    }
+
+    /// Whether nothing needs this state any more: no subscriber and no append in flight (the
+    /// actor also checks for head loads in flight, which it counts itself).
+    pub fn is_idle(&self) -> bool {
+        self.subscribers.is_empty() && self.inflight == 0
     }
 
     /// Takes a committed event; delivers it and any that were waiting for it, in seq order.
@@ -244,6 +274,16 @@ impl SchoolActor {
             None => Vec::new(),
         };
         self.drop_sessions(dead);
+    }
+
+    /// Drops the state of `name` if it is idle and no head load for it is in flight: a load
+    /// that began before a commit could otherwise rebuild the state with a head below it.
+    pub(super) fn release_channel(&mut self, name: &str) {
+        let idle = self.channels.get(name).is_some_and(ChannelState::is_idle)
+            && !self.loading.contains_key(name);
+        if idle {
+            self.channels.remove(name);
+        }
     }
 
     /// Reads from the journal the seqs a stalled reorder buffer waits for.

@@ -1,5 +1,7 @@
 //! Events that are not journaled: typing (throttled per user and channel), presence queries, and
-//! read receipts (the read cursor itself is stored by the journal, the `read` event is not).
+//! read receipts (the read cursor itself is stored by the journal, the `read` event is not). A
+//! cursor is stored only for a seq from 1 to the channel's head: 0 is where every cursor starts
+//! (nothing stored, no event), past the head is `bad_request`.
 //!
 //! These go out with no seq, straight into the receivers' queues; a restart loses the typing
 //! throttles and presence (sessions re-announce presence as they resubscribe).
@@ -85,6 +87,11 @@ impl Handler<MarkRead> for SchoolActor {
     type Result = ResponseActFuture<Self, Result<u64, ErrorBody>>;
 
     fn handle(&mut self, msg: MarkRead, _: &mut Context<Self>) -> Self::Result {
+        // Every cursor starts at 0 and never goes back, so a read of 0 changes nothing: storing
+        // it would only add a row per channel name asked about (any DM name parses).
+        if msg.seq == 0 {
+            return Box::pin(fut::ready(Ok(0)));
+        }
         let journal = self.journal.clone();
         let school = self.school.clone();
         let name = msg.channel.to_string();

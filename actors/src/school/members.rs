@@ -3,10 +3,11 @@
 //! A session joins once after `connect` and leaves when its socket closes (or is dropped as a slow
 //! consumer). Leaving unsubscribes it everywhere, which may end the user's presence on a channel.
 //! The cap ([`crate::Limits::max_connections_per_user`]) counts a user's joined sessions in this
-//! school; a rejoin of a session already counted is not refused.
+//! school; a rejoin of a session already counted is not refused. Each session also counts its
+//! subscriptions here, for the per-user subscription cap (`subscribe.rs`).
 
 use actix::prelude::*;
-use oneclass_protocol::{ErrorCode, Event};
+use oneclass_protocol::ErrorCode;
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -39,6 +40,7 @@ impl Handler<Join> for SchoolActor {
             SessionEntry {
                 user: msg.user,
                 outbound: msg.outbound,
+                subscriptions: 0,
             },
         );
         Ok(())
@@ -84,7 +86,8 @@ impl SchoolActor {
         }
     }
 
-    /// Removes one subscription, announcing the user's departure if it was their last there.
+    /// Removes one subscription, announcing the user's departure if it was their last there,
+    /// and releases the channel's state if nothing else needs it.
     pub(super) fn unsubscribe(&mut self, id: SessionId, channel: &str) {
         let Some(ch) = self.channels.get_mut(channel) else {
             return;
@@ -92,13 +95,12 @@ impl SchoolActor {
         let Some(sub) = ch.subscribers.remove(&id) else {
             return;
         };
-        if ch.presence && ch.remove_presence(&sub.user) {
-            let event = Event::Presence {
-                channel: channel.to_owned(),
-                joined: vec![],
-                left: vec![sub.user.clone()],
-            };
-            ch.broadcast(&event, None);
+        if let Some(entry) = self.sessions.get_mut(&id) {
+            entry.subscriptions = entry.subscriptions.saturating_sub(1);
         }
+        if ch.presence && ch.remove_presence(&sub.user) {
+            self.presence_changed(channel, &sub.user);
+        }
+        self.release_channel(channel);
     }
 }

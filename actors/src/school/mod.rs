@@ -27,6 +27,7 @@
 //! | `subscribe.rs` | the subscription handshake (catch-up, then live), with its state table |
 //! | `publish.rs` | chat publishes |
 //! | `ephemeral.rs` | typing, presence queries, read cursors: events that are not journaled |
+//! | `presence.rs` | presence announcements, coalesced per user and channel |
 //! | `roster.rs` | the roster's handlers (the model is [`crate::roster`]) |
 //! | `inbox.rs` | appending a notification to its recipients' inboxes |
 //! | `tests/` | unit tests of the actor on the in-memory journal under a paused clock |
@@ -37,6 +38,7 @@ mod channel;
 mod ephemeral;
 mod inbox;
 mod members;
+mod presence;
 mod publish;
 mod roster;
 mod subscribe;

@@ -17,7 +17,8 @@
 //!
 //! | state | event | next state | what the school does |
 //! |---|---|---|---|
-//! | Absent | `Subscribe(gen)` | Requested(gen) → Replaying(gen) | loads the head if the channel is new; inserts `CatchingUp { until: head }`; announces presence if the user just arrived; answers `CatchUp { from, until }` |
+//! | Absent | `Subscribe(gen)`, the user at its subscription cap | Absent | answers `forbidden` (no state is made) |
+//! | Absent | `Subscribe(gen)` | Requested(gen) → Replaying(gen) | loads the head if the channel is new; inserts `CatchingUp { until: head }`; announces presence if the user just arrived (coalesced, `presence.rs`); answers `CatchUp { from, until }` |
 //! | Replaying(gen) | a commit above `until` | Replaying(gen) | buffers it |
 //! | Replaying(gen) | the buffer overflows | Replaying(gen) | drops the buffer, `until := head` (overflow pushes `until` up) |
 //! | Replaying(gen) | `CatchUpDone(gen, replayed_to < until)` | Replaying(gen) | answers `Some(until)`: replay more |
@@ -26,7 +27,7 @@
 //! | Live | a commit | Live | pushes it to the session's queue |
 //! | any | `Subscribe(new gen)` (resubscribe, or recovery after a school restart) | Requested(new gen) | replaces the subscriber (no second presence announcement) |
 //! | any | `CatchUpDone(old gen)` | unchanged | answers `not_found` ("subscription replaced or removed") |
-//! | any | `Unsubscribe`, `Leave`, or the queue refuses a push | Absent | removes it; presence `left` if it was the user's last subscription there |
+//! | any | `Unsubscribe`, `Leave`, or the queue refuses a push | Absent | removes it; presence `left` if it was the user's last subscription there; releases the channel's state if it is now idle |
 //!
 //! `Requested` lasts only while the channel's head is loaded; the school answers `Subscribe` in
 //! the same turn it inserts the subscriber, so from the school's view it is at once Replaying.
@@ -65,42 +66,89 @@ impl Handler<Subscribe> for SchoolActor {
     type Result = ResponseActFuture<Self, Result<CatchUp, ErrorBody>>;
 
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        let name = msg.channel.to_string();
+        // Refused before the head is loaded, so a refused subscribe makes no state at all.
+        if let Err(e) = self.subscription_allowed(msg.session, &name) {
+            return Box::pin(fut::ready(Err(e)));
+        }
         let channel = msg.channel.clone();
         self.with_channel(channel, move |act, _| {
-            let name = msg.channel.to_string();
-            let entry = act.sessions.get(&msg.session).ok_or_else(|| {
-                ErrorBody::new(ErrorCode::Unavailable, "session not joined, reconnect")
-            })?;
-            let (user, outbound) = (entry.user.clone(), entry.outbound.clone());
-            // unwrap: with_channel inserted the channel.
-            let ch = act.channels.get_mut(&name).unwrap();
-            let head = ch.head;
-            let from = msg.since.unwrap_or(head).min(head);
-            let previous = ch.subscribers.insert(
-                msg.session,
-                Subscriber {
-                    user: user.clone(),
-                    outbound,
-                    generation: msg.generation,
-                    state: SubState::CatchingUp {
-                        until: head,
-                        buffer: Vec::new(),
-                    },
-                },
-            );
-            if previous.is_none() && ch.presence && ch.add_presence(&user) {
-                let event = Event::Presence {
-                    channel: name,
-                    joined: vec![user],
-                    left: vec![],
-                };
-                ch.broadcast(&event, None);
+            let granted = act.add_subscriber(&msg, &name);
+            if granted.is_err() {
+                act.release_channel(&name);
             }
-            Ok(CatchUp {
-                head,
-                from,
-                until: head,
-            })
+            granted
+        })
+    }
+}
+
+impl SchoolActor {
+    /// Whether `session` may subscribe to `name`: it is joined, and a new subscription stays
+    /// within its user's cap ([`crate::Limits::max_subscriptions_per_user`]).
+    fn subscription_allowed(&self, session: SessionId, name: &str) -> Result<(), ErrorBody> {
+        let entry = self.sessions.get(&session).ok_or_else(|| {
+            ErrorBody::new(ErrorCode::Unavailable, "session not joined, reconnect")
+        })?;
+        let resubscribe = self
+            .channels
+            .get(name)
+            .is_some_and(|ch| ch.subscribers.contains_key(&session));
+        let cap = self.limits.max_subscriptions_per_user;
+        if !resubscribe && self.subscriptions_of(&entry.user) >= cap {
+            return Err(ErrorBody::new(
+                ErrorCode::Forbidden,
+                format!("subscription limit reached ({cap} per user); unsubscribe first"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Subscriptions `user` holds over all their sessions here.
+    fn subscriptions_of(&self, user: &str) -> usize {
+        self.users.get(user).map_or(0, |ids| {
+            ids.iter()
+                .filter_map(|id| self.sessions.get(id))
+                .map(|s| s.subscriptions)
+                .sum()
+        })
+    }
+
+    /// Inserts the subscriber (in catch-up) once the channel's state exists; the answer of
+    /// [`Subscribe`].
+    fn add_subscriber(&mut self, msg: &Subscribe, name: &str) -> Result<CatchUp, ErrorBody> {
+        // Checked again: the session may have left, or the user reached the cap, while the
+        // head was loading.
+        self.subscription_allowed(msg.session, name)?;
+        // unwrap: subscription_allowed found the session.
+        let entry = self.sessions.get_mut(&msg.session).unwrap();
+        let (user, outbound) = (entry.user.clone(), entry.outbound.clone());
+        // unwrap: with_channel inserted the channel.
+        let ch = self.channels.get_mut(name).unwrap();
+        let head = ch.head;
+        let from = msg.since.unwrap_or(head).min(head);
+        let previous = ch.subscribers.insert(
+            msg.session,
+            Subscriber {
+                user: user.clone(),
+                outbound,
+                generation: msg.generation,
+                state: SubState::CatchingUp {
+                    until: head,
+                    buffer: Vec::new(),
+                },
+            },
+        );
+        let arrived = previous.is_none() && ch.presence && ch.add_presence(&user);
+        if previous.is_none() {
+            entry.subscriptions += 1;
+        }
+        if arrived {
+            self.presence_changed(name, &user);
+        }
+        Ok(CatchUp {
+            head,
+            from,
+            until: head,
         })
     }
 }
@@ -213,6 +261,9 @@ impl SchoolActor {
         if self.channels.contains_key(&name) {
             return Box::pin(fut::ready(()).map(move |_, act, ctx| then(act, ctx)));
         }
+        // Counted until the state exists, so a release meanwhile cannot let this load rebuild
+        // the state with a head older than a commit it missed.
+        *self.loading.entry(name.clone()).or_insert(0) += 1;
         let journal = self.journal.clone();
         Box::pin(
             async move {
@@ -221,6 +272,12 @@ impl SchoolActor {
             }
             .into_actor(self)
             .map(move |(name, head), act, ctx| {
+                if let Some(n) = act.loading.get_mut(&name) {
+                    *n -= 1;
+                    if *n == 0 {
+                        act.loading.remove(&name);
+                    }
+                }
                 let head = head.map_err(|e| wire_error::unavailable("channel head", &e))?;
                 act.channels
                     .entry(name)

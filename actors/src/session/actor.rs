@@ -28,6 +28,7 @@ use oneclass_protocol::reply::{ErrorBody, OkBody, Reply};
 use oneclass_protocol::{CloseCode, Codec, ErrorCode, Event};
 use oneclass_storage::Storage;
 
+use super::admission::RateKeys;
 use super::outbound::{OutFrame, Outbound};
 use super::read_guard::ReadBudget;
 use super::recovery::SCHOOL_RESTARTING;
@@ -37,6 +38,7 @@ use super::writer::write_loop;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::principal::{Authenticator, Principal};
+use crate::rate_limit::{ConnectionLimiter, RateLimiters};
 use crate::school::{Leave, SchoolActor};
 use crate::school_registry::SchoolRegistry;
 use crate::session::SessionId;
@@ -56,6 +58,8 @@ pub struct SessionDeps {
     pub sessions: Arc<LiveSessions>,
     /// The hub's metrics (connections, frames in and out, errors, slow consumers).
     pub metrics: Arc<Metrics>,
+    /// The hub's shared rate limiters (per user and op, per school).
+    pub limiters: Arc<RateLimiters>,
 }
 
 /// Where the session is in its life; see the module doc for the table.
@@ -92,6 +96,10 @@ pub struct SessionActor {
     pub(super) expiry: Option<SpawnHandle>,
     /// Waits for the registry's notice that the school actor died.
     pub(super) school_watch: Option<SpawnHandle>,
+    /// This connection's own quota and strikes.
+    pub(super) limiter: ConnectionLimiter,
+    /// The keys of the user's and the school's quotas, once connected.
+    pub(super) rate_keys: Option<RateKeys>,
 }
 
 impl SessionActor {
@@ -106,6 +114,7 @@ impl SessionActor {
     ) -> Addr<Self> {
         let limits = &deps.limits;
         let outbound = Arc::new(Outbound::from_limits(codec, limits));
+        let limiter = deps.limiters.connection();
         SessionActor {
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             codec,
@@ -119,6 +128,8 @@ impl SessionActor {
             last_seen: Instant::now(),
             expiry: None,
             school_watch: None,
+            limiter,
+            rate_keys: None,
         }
         .start()
     }

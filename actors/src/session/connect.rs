@@ -10,7 +10,7 @@
 //! hub's verifier checks), a revoked one 4003, a token [`can_connect`] refuses (a platform
 //! token 4001, an analyst's 4003), too many connections 4009, a school actor that cannot be
 //! reached 1001. A channel in `resume` that cannot be subscribed is reported in `refused`, not
-//! fatal.
+//! fatal; so are the channels past the subscription caps (`forbidden`).
 //!
 //! A `refresh` keeps the session's user and school (another user's or school's token is refused
 //! and the old one stays in force) but may change the role and classes, so it re-checks every
@@ -31,6 +31,7 @@ use oneclass_protocol::reply::{Connected, ErrorBody, OkBody, Refreshed};
 use oneclass_protocol::{ChannelName, CloseCode, ErrorCode};
 
 use super::actor::{Phase, SessionActor};
+use super::admission::RateKeys;
 use super::sub_table::{Revoked, Unsubscribed};
 use crate::permissions::{can_connect, can_read};
 use crate::principal::{AuthError, Principal};
@@ -82,6 +83,7 @@ impl SessionActor {
         }
         self.schedule_expiry(principal.exp, ctx);
         self.deps.sessions.set_jti(self.id, principal.jti.clone());
+        self.rate_keys = Some(RateKeys::new(&principal.school, &principal.user));
         let school = self.deps.registry.get(&principal.school);
         let join = Join {
             session: self.id,
@@ -146,6 +148,10 @@ impl SessionActor {
         let mut requests = Vec::new();
         for (channel, since) in wanted {
             let name = channel.to_string();
+            if let Err(e) = self.within_subscription_cap(&name) {
+                refused.insert(name, e.code);
+                continue;
+            }
             let (generation, _) = self.subs.request(&name, since);
             requests.push((
                 name,

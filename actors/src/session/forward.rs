@@ -15,6 +15,7 @@ use super::actor::SessionActor;
 use super::queries::forbidden;
 use crate::permissions::{can_publish, can_read, has_presence};
 use crate::principal::Principal;
+use crate::rate_limit::Op;
 use crate::school::{MarkRead, PresenceOf, Publish, Typing};
 
 /// Longest accepted `client_msg_id`.
@@ -70,6 +71,10 @@ impl SessionActor {
             Ok(school) => school,
             Err(e) => return self.reply_err(id, e),
         };
+        // Last: only a write that would be journaled takes from the school's quota.
+        if !self.admit_write(id, Op::Publish, ctx) {
+            return;
+        }
         let msg = Publish {
             user: principal.user.clone(),
             channel,

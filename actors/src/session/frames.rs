@@ -4,6 +4,7 @@
 //! one closes 1007, an invalid one is answered `bad_request` (or closes 4001 before `connect`),
 //! and a command goes to exactly one handler elsewhere in the family. Before `connect` the only
 //! command accepted is `connect`; anything else closes 4001 (PROTOCOL.md, "The first message").
+//! After it, every command passes admission (the rate limits, `admission.rs`) first.
 //!
 //! Transport errors, and this is the one place that maps them to close codes:
 //!
@@ -29,6 +30,7 @@ use oneclass_protocol::{CloseCode, Codec, Command, CommandFrame, DecodeError, Er
 use super::actor::{Phase, SessionActor};
 use super::outbound::OutFrame;
 use super::read_guard::{refusal, ReadRefused};
+use crate::rate_limit::Op;
 
 /// The message actix-ws 0.4 puts in the `io::Error` it returns when aggregated continuation
 /// frames exceed `max_continuation_size` (`aggregated.rs`, `size_error`). It has no error
@@ -69,6 +71,9 @@ impl SessionActor {
                 ),
             };
         };
+        if !self.admit(id, Op::of(&frame.command), ctx) {
+            return;
+        }
         match frame.command {
             Command::Connect { .. } => self.reply_err(
                 id,
@@ -88,7 +93,7 @@ impl SessionActor {
                 before,
                 limit,
             } => self.history(id, &principal, channel, before, limit, ctx),
-            Command::Channels => self.channels(id, principal, ctx),
+            Command::Channels { cursor, limit } => self.channels(id, principal, cursor, limit, ctx),
             Command::Read { channel, seq } => self.mark_read(id, &principal, channel, seq, ctx),
             Command::Presence { channel } => self.presence(id, &principal, channel, ctx),
             Command::Typing { channel } => self.typing(id, &principal, &channel),

@@ -15,6 +15,8 @@
 //! | `read_guard.rs` | between the HTTP payload and actix-ws: headers checked as they arrive, the read budget |
 //! | `frame_scan.rs` | the incremental RFC 6455 frame-header reader the guard uses |
 //! | `connect.rs` | `connect`, the initial subscriptions, `refresh` (re-checking every subscription), the token's expiry |
+//! | `admission.rs` | the rate limits every command passes first, and their refusals (4029) |
+//! | `connect.rs` | `connect`, the initial subscriptions, `refresh`, the token's expiry |
 //! | `subscriptions.rs` | the `subscribe` and `unsubscribe` commands |
 //! | `sub_table.rs` | the subscription life cycle as a pure table (state table, transitions) |
 //! | `replay.rs` | the paged catch-up replay future |
@@ -33,6 +35,7 @@
 //! it already queued, so the client sees neither a gap nor a duplicate.
 
 mod actor;
+mod admission;
 mod connect;
 mod forward;
 mod frame_scan;

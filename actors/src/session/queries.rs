@@ -4,9 +4,15 @@
 //! school is being replaced. A journal failure is answered through [`wire_error::storage`]
 //! (`unavailable`, "journal unavailable, retry", cause logged).
 //!
-//! Known cost: `channels` finds the user's DMs by scanning every DM stream of the school and
-//! reads each channel's newest message one by one; a per-user conversation index kept by the
-//! school actor would replace the scan.
+//! `channels` is paged: the token's channels (inbox, announcements, classes) first, then the
+//! user's DMs by name; a page ends after `limit` entries or when the next summary would take the
+//! reply past half the message limit (a summary carries its channel's last message, up to a
+//! whole body), and `next_cursor`, the page's last channel, says where the next one starts. So
+//! no reply outgrows the protocol's message limit or the outbound queue, however many DMs.
+//!
+//! Known cost: `channels` finds the user's DMs by scanning every DM stream of the school on
+//! every page (only the page's entries are then read: heads, cursors, last messages); a per-user
+//! conversation index kept by the school actor would replace the scan.
 
 use actix::prelude::*;
 use oneclass_protocol::reply::{ChannelSummary, Channels, ErrorBody, History, OkBody};
@@ -22,6 +28,10 @@ use crate::wire_error;
 const MAX_HISTORY: u32 = 200;
 /// History messages returned when `limit` is not given.
 const DEFAULT_HISTORY: u32 = 50;
+/// Most conversations one `channels` page lists.
+const MAX_CHANNELS: u32 = 200;
+/// Conversations listed per page when `limit` is not given.
+const DEFAULT_CHANNELS: u32 = 50;
 
 /// The refusal of a command on `channel` the token does not allow.
 pub(super) fn forbidden(code: ErrorCode, channel: &ChannelName) -> ErrorBody {
@@ -84,8 +94,21 @@ impl SessionActor {
         &mut self,
         id: Option<u32>,
         principal: Principal,
+        cursor: Option<String>,
+        limit: Option<u32>,
         ctx: &mut Context<Self>,
     ) {
+        let limit = limit.unwrap_or(DEFAULT_CHANNELS);
+        if !(1..=MAX_CHANNELS).contains(&limit) {
+            let e = ErrorBody::new(
+                ErrorCode::BadRequest,
+                format!("limit must be between 1 and {MAX_CHANNELS}"),
+            );
+            return self.reply_err(id, e);
+        }
+        // Half the message limit: the summaries are measured as JSON, which MessagePack never
+        // exceeds, and the reply's own keys must fit beside them.
+        let budget = self.limits().max_message_bytes / 2;
         let journal = self.journal();
         let fut = async move {
             let school = &principal.school;
@@ -103,17 +126,33 @@ impl SessionActor {
                 }
                 .to_string()
             }));
+            let fixed = names.len();
+            let mut dms = Vec::new();
             for (name, head) in journal.streams_with_prefix(&dm_prefix(school)).await? {
                 let mine = matches!(ChannelName::parse(&name),
                     Ok(ChannelName::Dm { a, b, .. }) if a == principal.user || b == principal.user);
                 if mine && head > 0 {
-                    names.push(name);
+                    dms.push(name);
                 }
             }
-            let heads = journal.heads(&names).await?;
+            dms.sort();
+            names.extend(dms);
+            let start = page_start(&names[..fixed], &names[fixed..], cursor.as_deref());
+            let candidates: Vec<String> = names
+                .into_iter()
+                .skip(start)
+                .take(limit as usize + 1)
+                .collect();
+            let heads = journal.heads(&candidates).await?;
             let cursors = journal.read_cursors(school, &principal.user).await?;
-            let mut out = Vec::with_capacity(names.len());
-            for (name, head) in names.into_iter().zip(heads) {
+            let mut out = Vec::new();
+            let mut size = 0;
+            let mut more = false;
+            for (name, head) in candidates.into_iter().zip(heads) {
+                if out.len() == limit as usize {
+                    more = true;
+                    break;
+                }
                 let last = if head == 0 {
                     None
                 } else {
@@ -124,19 +163,75 @@ impl SessionActor {
                         .and_then(to_event)
                 };
                 let read_seq = cursors.get(&name).copied().unwrap_or(0).min(head);
-                out.push(ChannelSummary {
+                let summary = ChannelSummary {
                     channel: name,
                     head,
                     read_seq,
                     unread: head - read_seq,
                     last,
-                });
+                };
+                size += serde_json::to_vec(&summary).map_or(budget, |v| v.len());
+                if !out.is_empty() && size > budget {
+                    more = true;
+                    break;
+                }
+                out.push(summary);
             }
-            Ok::<_, oneclass_storage::StorageError>(out)
+            let next_cursor = more
+                .then(|| out.last().map(|s: &ChannelSummary| s.channel.clone()))
+                .flatten();
+            Ok::<_, oneclass_storage::StorageError>(Channels {
+                channels: out,
+                next_cursor,
+            })
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
-            Ok(channels) => act.reply_ok(id, OkBody::Channels(Channels { channels })),
+            Ok(page) => act.reply_ok(id, OkBody::Channels(page)),
             Err(e) => act.reply_err(id, wire_error::storage("journal read", &e)),
         }));
+    }
+}
+
+/// Where the page after `cursor` starts in the list `fixed` (the token's channels, in their
+/// order) then `dms` (sorted by name). A cursor is the last channel of the page before; a DM
+/// cursor that is gone still finds its place, since DMs are ordered by name. A cursor that is
+/// neither (a class the refreshed token no longer has) restarts at the DMs, so nothing is
+/// listed twice.
+fn page_start(fixed: &[String], dms: &[String], cursor: Option<&str>) -> usize {
+    let Some(cursor) = cursor else {
+        return 0;
+    };
+    if let Some(i) = fixed.iter().position(|n| n == cursor) {
+        return i + 1;
+    }
+    if cursor.starts_with("dm:") {
+        return fixed.len() + dms.partition_point(|n| n.as_str() <= cursor);
+    }
+    fixed.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_page_starts_after_its_cursor_and_a_vanished_cursor_keeps_its_place() {
+        let fixed = names(&["user:s1:p1", "school:s1:announcements", "class:s1:c1"]);
+        let dms = names(&["dm:s1:a:p1", "dm:s1:p1:q", "dm:s1:p1:z"]);
+        assert_eq!(page_start(&fixed, &dms, None), 0);
+        assert_eq!(page_start(&fixed, &dms, Some("school:s1:announcements")), 2);
+        assert_eq!(page_start(&fixed, &dms, Some("class:s1:c1")), 3);
+        assert_eq!(page_start(&fixed, &dms, Some("dm:s1:a:p1")), 4);
+        assert_eq!(
+            page_start(&fixed, &dms, Some("dm:s1:p1:r")),
+            5,
+            "between two DMs"
+        );
+        assert_eq!(page_start(&fixed, &dms, Some("dm:s1:p1:z")), 6, "the end");
+        assert_eq!(page_start(&fixed, &dms, Some("class:s1:gone")), 3);
     }
 }

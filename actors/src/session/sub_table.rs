@@ -156,6 +156,16 @@ impl SubTable {
         self.entries.get(channel)
     }
 
+    /// How many channels have an entry (any state): what the per-connection cap counts.
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether `channel` has an entry (a subscribe of it is a resubscribe, not a new one).
+    pub(super) fn contains(&self, channel: &str) -> bool {
+        self.entries.contains_key(channel)
+    }
+
     /// A subscribe is being sent: the entry becomes Requested with a fresh generation. Returns
     /// the generation and the replay of the entry it replaced, to cancel.
     pub(super) fn request(

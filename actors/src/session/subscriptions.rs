@@ -14,12 +14,17 @@
 //! allows the channel ends such a request the same way, but its subscribe is answered
 //! `forbidden` (`connect.rs` has the re-check).
 //!
+//! Caps: a subscribe of a new channel past [`crate::Limits::max_subscriptions_per_connection`]
+//! is answered `forbidden` here; the school refuses one past the user's cap over all their
+//! connections ([`crate::Limits::max_subscriptions_per_user`]) the same way. Both leave the
+//! socket open and every existing subscription as it was.
+//!
 //! Failure modes: a subscribe the school refuses is answered with its error; a school actor that
 //! is gone is answered `unavailable` and starts recovery.
 
 use actix::prelude::*;
-use oneclass_protocol::reply::{Empty, OkBody, Subscribed};
-use oneclass_protocol::ChannelName;
+use oneclass_protocol::reply::{Empty, ErrorBody, OkBody, Subscribed};
+use oneclass_protocol::{ChannelName, ErrorCode};
 
 use super::actor::SessionActor;
 use super::queries::forbidden;
@@ -70,6 +75,9 @@ impl SessionActor {
             Err(e) => return self.reply_err(id, e),
         };
         let name = channel.to_string();
+        if let Err(e) = self.within_subscription_cap(&name) {
+            return self.reply_err(id, e);
+        }
         let (generation, old_replay) = self.subs.request(&name, since);
         if let Some(replay) = old_replay {
             ctx.cancel_future(replay);
@@ -110,6 +118,19 @@ impl SessionActor {
                     }
                 }),
         );
+    }
+
+    /// Whether subscribing `name` keeps this connection within
+    /// [`crate::Limits::max_subscriptions_per_connection`] (a resubscribe always does).
+    pub(super) fn within_subscription_cap(&self, name: &str) -> Result<(), ErrorBody> {
+        let cap = self.limits().max_subscriptions_per_connection;
+        if self.subs.contains(name) || self.subs.len() < cap {
+            return Ok(());
+        }
+        Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            format!("subscription limit reached ({cap} per connection); unsubscribe first"),
+        ))
     }
 
     pub(super) fn unsubscribe(

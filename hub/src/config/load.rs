@@ -39,6 +39,7 @@ const SECTIONS: &[&str] = &[
     "journal",
     "auth",
     "limits",
+    "rate_limits",
     "telemetry",
     "providers",
 ];
@@ -336,6 +337,23 @@ mod tests {
             let telone = &s.providers["telone"];
             assert_eq!(telone.credentials["password"].expose_secret(), "0042");
             assert_eq!(telone.cost.sms_segment.unwrap().micros(), 20_000);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rate_limits_are_reachable_from_the_environment() {
+        in_jail(|jail| {
+            jail.set_env("ONECLASS_RATE_LIMITS__STRIKES", "7");
+            jail.set_env("ONECLASS_RATE_LIMITS__STRIKE_WINDOW", "3s");
+            jail.set_env(
+                "ONECLASS_RATE_LIMITS__USER__PUBLISH",
+                "{per_second=2,burst=9}",
+            );
+            let s = load(false)?;
+            assert_eq!(s.rate_limits.strikes, 7);
+            assert_eq!(s.rate_limits.strike_window, Duration::from_secs(3));
+            assert_eq!(s.rate_limits.user.publish.burst.get(), 9);
             Ok(())
         });
     }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use oneclass_actors::rate_limit::RateLimits;
 use oneclass_actors::Limits;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
@@ -31,6 +32,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Session and school limits, handed to the actors as they are.
     pub limits: Limits,
+    /// Rate limits of the WebSocket API by connection, user and op, and school writes.
+    pub rate_limits: RateLimits,
     pub telemetry: TelemetrySettings,
     /// Outside delivery providers by name (`[providers.telone]`), for the delivery engine. Not
     /// used by anything yet; validated so a broken entry fails at startup already.
@@ -166,6 +169,16 @@ impl Settings {
             l.member_page_max >= 1,
             "limits.member_page_max must be at least 1"
         );
+        anyhow::ensure!(
+            l.max_subscriptions_per_connection >= 1,
+            "limits.max_subscriptions_per_connection must be at least 1 (the inbox)"
+        );
+        anyhow::ensure!(
+            l.max_subscriptions_per_user >= l.max_subscriptions_per_connection,
+            "limits.max_subscriptions_per_user must be at least \
+             limits.max_subscriptions_per_connection"
+        );
+        self.rate_limits.validate().map_err(anyhow::Error::msg)?;
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES,
@@ -253,6 +266,37 @@ mod tests {
         assert_eq!(s.actor_limits().replay_page, 64);
         assert_eq!(s.actor_limits().catch_up_buffer, 128);
         assert_eq!(s.actor_limits().heartbeat, Limits::default().heartbeat);
+    }
+
+    #[test]
+    fn rate_limits_are_configurable_per_op_and_keep_their_defaults_otherwise() {
+        let s: Settings = toml::from_str(
+            "[rate_limits]\nstrikes = 3\nstrike_window = \"2s\"\n\
+             school_writes = { per_second = 7, burst = 9 }\n\
+             [rate_limits.user]\npublish = { per_second = 2, burst = 5 }\n",
+        )
+        .unwrap();
+        s.validate().unwrap();
+        let r = &s.rate_limits;
+        assert_eq!(r.strikes, 3);
+        assert_eq!(r.strike_window, Duration::from_secs(2));
+        assert_eq!(r.school_writes.per_second.get(), 7);
+        assert_eq!(r.user.publish.burst.get(), 5);
+        assert_eq!(r.user.history, RateLimits::default().user.history);
+        assert_eq!(r.connection, RateLimits::default().connection);
+
+        let zero = toml::from_str::<Settings>(
+            "[rate_limits.user]\nhistory = { per_second = 0, burst = 1 }\n",
+        );
+        assert!(zero.is_err(), "a zero rate is refused");
+        let mut s = Settings::default();
+        s.rate_limits.strikes = 0;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("rate_limits.strikes"), "{err}");
+        let mut s = Settings::default();
+        s.limits.max_subscriptions_per_user = 1;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("max_subscriptions_per_user"), "{err}");
     }
 
     #[test]

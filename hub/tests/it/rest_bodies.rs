@@ -14,6 +14,7 @@ use actix_web::http::{header, Method};
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use oneclass_actors::metrics::Metrics;
+use oneclass_actors::rate_limit::RateLimiters;
 use oneclass_actors::{Limits, Role};
 use oneclass_hub::auth::{mint, now_s, JwtAuthenticator};
 use oneclass_hub::config::Settings;
@@ -70,11 +71,17 @@ fn every_answer_is_a_2xx_or_a_json_4xx(requests: impl Strategy<Value = Req>) {
     let mut settings = Settings::default();
     settings.auth.jwt_secret = Some(SECRET.into());
     let auth = Arc::new(JwtAuthenticator::new(&settings.auth, Some(SECRET)).unwrap());
+    let metrics = Arc::new(Metrics::new());
+    let limiters = Arc::new(RateLimiters::new(
+        settings.rate_limits.clone(),
+        metrics.clone(),
+    ));
     let state = web::Data::new(AppState::new(
         Arc::new(MemoryJournal::new()),
         auth,
         Limits::default(),
-        Arc::new(Metrics::new()),
+        limiters,
+        metrics,
     ));
     let service = sys.block_on(test::init_service(app(state, MAX_REQUEST, None)));
     let token = admin_token();

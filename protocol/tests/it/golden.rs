@@ -255,10 +255,30 @@ fn history_without_before_or_limit_leaves_both_to_the_hub() {
 }
 
 #[test]
-fn channels_has_no_fields() {
+fn channels_without_fields_asks_for_the_first_page() {
     check_command(
         r#"{"op":"channels","id":9}"#,
-        frame(Some(9), Command::Channels),
+        frame(
+            Some(9),
+            Command::Channels {
+                cursor: None,
+                limit: None,
+            },
+        ),
+    );
+}
+
+#[test]
+fn channels_carries_the_cursor_and_the_limit_of_a_later_page() {
+    check_command(
+        r#"{"op":"channels","id":9,"limit":2,"cursor":"dm:s1:p1:t1"}"#,
+        frame(
+            Some(9),
+            Command::Channels {
+                cursor: Some("dm:s1:p1:t1".into()),
+                limit: Some(2),
+            },
+        ),
     );
 }
 
@@ -560,6 +580,7 @@ fn channels_reply_lists_summaries_with_and_without_a_last_message() {
                 last: None,
             },
         ],
+        next_cursor: None,
     };
     check_ok_reply(
         9,
@@ -568,6 +589,26 @@ fn channels_reply_lists_summaries_with_and_without_a_last_message() {
         &format!(
             r#"{{"id":9,"ok":{{"channels":[{{"channel":"class:s1:c1","head":42,"read_seq":40,"unread":2,"last":{MSG_JSON}}},{{"channel":"user:s1:p1","head":0,"read_seq":0,"unread":0,"last":null}}]}}}}"#
         ),
+    );
+}
+
+#[test]
+fn a_channels_page_with_more_after_it_carries_next_cursor() {
+    let ok = Channels {
+        channels: vec![ChannelSummary {
+            channel: "user:s1:p1".into(),
+            head: 0,
+            read_seq: 0,
+            unread: 0,
+            last: None,
+        }],
+        next_cursor: Some("user:s1:p1".into()),
+    };
+    check_ok_reply(
+        9,
+        OkBody::Channels(ok.clone()),
+        ok,
+        r#"{"id":9,"ok":{"channels":[{"channel":"user:s1:p1","head":0,"read_seq":0,"unread":0,"last":null}],"next_cursor":"user:s1:p1"}}"#,
     );
 }
 

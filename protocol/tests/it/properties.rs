@@ -81,7 +81,8 @@ fn command() -> impl Strategy<Value = Command> {
                 limit
             }
         ),
-        Just(Command::Channels),
+        (any::<Option<String>>(), any::<Option<u32>>())
+            .prop_map(|(cursor, limit)| Command::Channels { cursor, limit }),
         (channel_name(), any::<u64>()).prop_map(|(channel, seq)| Command::Read { channel, seq }),
         channel_name().prop_map(|channel| Command::Presence { channel }),
         channel_name().prop_map(|channel| Command::Typing { channel }),

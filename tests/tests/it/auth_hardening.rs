@@ -334,7 +334,10 @@ async fn an_analyst_token_opens_no_websocket_session_and_no_op_is_served() {
             before: None,
             limit: None,
         },
-        Command::Channels,
+        Command::Channels {
+            cursor: None,
+            limit: None,
+        },
         Command::Read {
             channel: ch("user:s1:an1"),
             seq: 1,

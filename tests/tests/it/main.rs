@@ -1,5 +1,6 @@
 //! End-to-end tests: a real hub on a random port, real WebSocket and HTTP clients.
 
+mod abuse_limits;
 mod auth_hardening;
 mod browser;
 mod chat;

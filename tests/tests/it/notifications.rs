@@ -111,7 +111,7 @@ async fn channels_shows_unread_counts_that_read_moves() {
     let (mut p, _) = hub
         .connect(Codec::Json, &token("p1", "s1", Role::Parent, &["c1"]))
         .await;
-    let list: Channels = p.request_ok(Command::Channels).await.unwrap();
+    let list: Channels = p.channels(None, None).await.unwrap();
     let unread: BTreeMap<String, u64> = list
         .channels
         .iter()
@@ -134,7 +134,7 @@ async fn channels_shows_unread_counts_that_read_moves() {
         })
         .await
         .unwrap();
-    let list: Channels = p.request_ok(Command::Channels).await.unwrap();
+    let list: Channels = p.channels(None, None).await.unwrap();
     let class = list
         .channels
         .iter()
@@ -149,7 +149,7 @@ async fn channels_shows_unread_counts_that_read_moves() {
         })
         .await
         .unwrap();
-    let list: Channels = p.request_ok(Command::Channels).await.unwrap();
+    let list: Channels = p.channels(None, None).await.unwrap();
     assert_eq!(
         list.channels
             .iter()

@@ -40,7 +40,10 @@ fn every_command(round: u32, refresh_token: &str) -> Vec<Command> {
             before: None,
             limit: Some(10),
         },
-        Command::Channels,
+        Command::Channels {
+            cursor: None,
+            limit: None,
+        },
         Command::Read {
             channel: class.clone(),
             seq: 1,

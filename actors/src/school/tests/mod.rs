@@ -12,8 +12,10 @@
 //! | `fanout.rs` | seq-ordered fan-out of out-of-order commits, stalled gaps refilled from the journal |
 //! | `catch_up.rs` | the subscription handshake: buffering during catch-up, overflow, stale generations |
 //! | `lifecycle.rs` | the roster rebuilt on start, the idle stop |
+//! | `bounds.rs` | what one user can make the actor hold: channel states released (not during a head load), the subscription cap, presence coalesced, read 0 |
 
 mod batching;
+mod bounds;
 mod catch_up;
 mod fanout;
 mod lifecycle;

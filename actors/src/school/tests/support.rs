@@ -35,7 +35,15 @@ pub fn class() -> ChannelName {
 
 /// Starts a school actor for [`SCHOOL`] on `journal`.
 pub fn start(journal: Arc<dyn Storage>, limits: Limits) -> Addr<SchoolActor> {
-    let metrics = Arc::new(crate::metrics::Metrics::new());
+    start_with_metrics(journal, limits, Arc::new(crate::metrics::Metrics::new()))
+}
+
+/// Starts a school actor recording into `metrics`, for tests that read them.
+pub fn start_with_metrics(
+    journal: Arc<dyn Storage>,
+    limits: Limits,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Addr<SchoolActor> {
     SchoolActor::new(SCHOOL.into(), journal, limits, metrics).start()
 }
 
@@ -113,19 +121,36 @@ pub async fn settle() {
 }
 
 /// A journal over [`MemoryJournal`] that commits its first append at once but holds its answer
-/// until [`Reordering::answer_first`]: the school sees later commits first.
+/// until [`Reordering::answer_first`]: the school sees later commits first. With
+/// [`Reordering::hold_heads`] it also reads a stream's head at once but holds the answer of
+/// `head` until [`Reordering::answer_heads`], so the answer can be older than a later commit.
 #[derive(Debug)]
 pub struct Reordering {
     pub inner: MemoryJournal,
     calls: AtomicUsize,
     /// One permit lets the first append's answer go.
     first_answer: tokio::sync::Semaphore,
+    /// Whether `head` answers wait for [`Reordering::answer_heads`].
+    heads_held: std::sync::atomic::AtomicBool,
+    heads_answer: tokio::sync::Semaphore,
 }
 
 impl Reordering {
     /// Lets the held answer of the first append reach the caller.
     pub fn answer_first(&self) {
         self.first_answer.add_permits(1);
+    }
+
+    /// From now on `head` reads at once and answers only after [`Reordering::answer_heads`].
+    pub fn hold_heads(&self) {
+        self.heads_held.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets every held `head` answer go (and the ones after it).
+    pub fn answer_heads(&self) {
+        self.heads_held.store(false, Ordering::SeqCst);
+        self.heads_answer
+            .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
     }
 }
 
@@ -135,6 +160,8 @@ impl Default for Reordering {
             inner: MemoryJournal::new(),
             calls: AtomicUsize::new(0),
             first_answer: tokio::sync::Semaphore::new(0),
+            heads_held: std::sync::atomic::AtomicBool::new(false),
+            heads_answer: tokio::sync::Semaphore::new(0),
         }
     }
 }
@@ -172,7 +199,12 @@ impl Journal for Reordering {
     }
 
     async fn head(&self, stream: &str) -> Result<u64, StorageError> {
-        self.inner.head(stream).await
+        let head = self.inner.head(stream).await;
+        if self.heads_held.load(Ordering::SeqCst) {
+            // unwrap: the semaphore is never closed.
+            drop(self.heads_answer.acquire().await.unwrap());
+        }
+        head
     }
 
     async fn heads(&self, streams: &[String]) -> Result<Vec<u64>, StorageError> {
