@@ -45,6 +45,18 @@ pub struct Limits {
     /// A school actor with no sessions for this long stops (its state lives in the journal).
     #[serde(with = "humantime_serde")]
     pub school_idle: Duration,
+    /// Largest `data` of a notification, as encoded JSON (`POST /v1/notifications` answers 400
+    /// above it). The whole notification must also fit in one `max_message_bytes` frame.
+    pub notify_data_bytes: usize,
+    /// Deepest nesting of a notification's `data` (the object itself is level 1); at most
+    /// `oneclass_protocol::MAX_BODY_DEPTH`.
+    pub notify_data_depth: usize,
+    /// Inbox events per journal transaction of a notification's fan-out: a notification to more
+    /// recipients is written in several transactions, so other schools' writes go in between.
+    pub notify_chunk: usize,
+    /// Notification contents kept in memory to answer replays and history of inbox events
+    /// (which reference the content instead of holding it).
+    pub notification_cache: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +73,10 @@ impl Default for Limits {
             replay_page: 256,
             catch_up_buffer: 4096,
             school_idle: Duration::from_secs(300),
+            notify_data_bytes: 8 * 1024,
+            notify_data_depth: 16,
+            notify_chunk: 500,
+            notification_cache: 1024,
         }
     }
 }

@@ -154,6 +154,23 @@ impl Settings {
             l.catch_up_buffer >= 1,
             "limits.catch_up_buffer must be at least 1"
         );
+        anyhow::ensure!(
+            l.notify_data_bytes < l.max_message_bytes,
+            "limits.notify_data_bytes must be below limits.max_message_bytes"
+        );
+        anyhow::ensure!(
+            (1..=oneclass_protocol::codec::MAX_BODY_DEPTH).contains(&l.notify_data_depth),
+            "limits.notify_data_depth must be between 1 and {}",
+            oneclass_protocol::codec::MAX_BODY_DEPTH
+        );
+        anyhow::ensure!(
+            l.notify_chunk >= 1,
+            "limits.notify_chunk must be at least 1"
+        );
+        anyhow::ensure!(
+            l.notification_cache >= 1,
+            "limits.notification_cache must be at least 1"
+        );
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES,

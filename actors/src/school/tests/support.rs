@@ -36,7 +36,11 @@ pub fn class() -> ChannelName {
 /// Starts a school actor for [`SCHOOL`] on `journal`.
 pub fn start(journal: Arc<dyn Storage>, limits: Limits) -> Addr<SchoolActor> {
     let metrics = Arc::new(crate::metrics::Metrics::new());
-    SchoolActor::new(SCHOOL.into(), journal, limits, metrics).start()
+    let notifications = Arc::new(crate::notify::NotificationContents::new(
+        journal.clone(),
+        limits.notification_cache,
+    ));
+    SchoolActor::new(SCHOOL.into(), journal, limits, metrics, notifications).start()
 }
 
 /// Joins a stand-in session of `user` and returns the queue the school pushes into.
