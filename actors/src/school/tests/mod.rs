@@ -12,9 +12,11 @@
 //! | `fanout.rs` | seq-ordered fan-out of out-of-order commits, stalled gaps refilled from the journal |
 //! | `catch_up.rs` | the subscription handshake: buffering during catch-up, overflow, stale generations |
 //! | `lifecycle.rs` | the roster rebuilt on start, the idle stop |
+//! | `notify.rs` | notifications: the key resolved first, chunked fan-out, retries completing it, live content |
 
 mod batching;
 mod catch_up;
 mod fanout;
 mod lifecycle;
+mod notify;
 mod support;
