@@ -8,6 +8,7 @@ mod durability;
 mod journal_api;
 mod metrics;
 mod notifications;
+mod notify_hardening;
 mod presence;
 mod resume;
 mod resume_gap;

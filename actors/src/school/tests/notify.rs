@@ -95,11 +95,11 @@ async fn a_retry_completes_a_fan_out_interrupted_after_the_notification_was_stor
     tokio::time::pause();
     let journal = Arc::new(MemoryJournal::new());
     // The crash: the created event is durable, no inbox event is.
-    let created = notify("a1", "k1", &["u1", "u2"], "Fees").created(SCHOOL, vec![
-        "u1".into(),
-        "u2".into(),
-    ]);
-    events::write(journal.as_ref(), vec![created]).await.unwrap();
+    let created =
+        notify("a1", "k1", &["u1", "u2"], "Fees").created(SCHOOL, vec!["u1".into(), "u2".into()]);
+    events::write(journal.as_ref(), vec![created])
+        .await
+        .unwrap();
     let school = start(journal.clone(), Limits::default());
     let retry = school
         .send(notify("a1", "k1", &["u1", "u2"], "Fees"))
@@ -119,7 +119,10 @@ async fn a_retry_completes_a_fan_out_interrupted_after_the_notification_was_stor
     let stored = journal.read_stream("user:s1:u1", 1, 10).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].kind, kinds::NOTIFICATION_POSTED);
-    assert!(journal.committed_batches().len() > batches, "retries re-resolve the key");
+    assert!(
+        journal.committed_batches().len() > batches,
+        "retries re-resolve the key"
+    );
 }
 
 #[actix_rt::test]
