@@ -251,6 +251,23 @@ mod tests {
     }
 
     #[test]
+    fn notification_limits_are_configurable_and_checked_against_the_protocol() {
+        let s: Settings = toml::from_str(
+            "[limits]\nnotify_data_bytes = 4096\nnotify_data_depth = 8\nnotify_chunk = 100\n",
+        )
+        .unwrap();
+        assert_eq!(s.actor_limits().notify_chunk, 100);
+        assert!(s.validate().is_ok());
+        let mut s = Settings::default();
+        s.limits.notify_data_depth = 60;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("limits.notify_data_depth"), "{err}");
+        let mut s = Settings::default();
+        s.limits.notify_chunk = 0;
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
     fn the_outbound_stall_allowance_is_a_human_readable_duration() {
         let s: Settings = toml::from_str("[limits]\noutbound_max_stall = \"250ms\"\n").unwrap();
         assert_eq!(
