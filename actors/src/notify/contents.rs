@@ -103,3 +103,68 @@ impl NotificationContents {
 pub fn single(content: &Arc<NotificationPayload>) -> Contents {
     HashMap::from([(content.notification_id.clone(), content.clone())])
 }
+
+#[cfg(test)]
+mod tests {
+    use oneclass_protocol::journal::{encode_payload, kinds, NotificationPosted};
+    use oneclass_storage::{AppendOutcome, MemoryJournal};
+
+    use super::*;
+    use crate::events;
+    use crate::notify::request::stored;
+    use crate::notify::{Audience, Notify};
+
+    fn reference(id: &str) -> EventEnvelope {
+        EventEnvelope {
+            school_id: "s1".into(),
+            day: "2026-01-01".into(),
+            event_id: uuid::Uuid::nil(),
+            stream: "user:s1:u1".into(),
+            seq: 1,
+            kind: kinds::NOTIFICATION_POSTED.into(),
+            actor: "a1".into(),
+            occurred_at: 0,
+            payload: encode_payload(&NotificationPosted {
+                notification_id: id.into(),
+            }),
+            hash: [0; 32],
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_reference_resolves_from_the_journal_then_from_the_cache_and_an_unknown_one_not_at_all(
+    ) {
+        let journal = Arc::new(MemoryJournal::new());
+        let created = Notify {
+            actor: "a1".into(),
+            idempotency_key: "k1".into(),
+            to: Audience::School,
+            kind: "k".into(),
+            title: "Fees".into(),
+            body: "b".into(),
+            data: Default::default(),
+        }
+        .created("s1", vec!["u1".into()]);
+        let outcomes = events::write(journal.as_ref(), vec![created])
+            .await
+            .unwrap();
+        assert!(matches!(outcomes[0], AppendOutcome::Appended(_)));
+        let id = stored(&outcomes).unwrap().payload.notification_id;
+        let contents = NotificationContents::new(journal.clone(), 4);
+        let found = contents
+            .for_events(&[reference(&id), reference("nope")])
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[&id].title, "Fees");
+        assert!(
+            found[&id].recipients.is_empty(),
+            "recipients are not cached"
+        );
+        // Remembered content needs no journal at all.
+        let memory_only = NotificationContents::new(Arc::new(MemoryJournal::new()), 4);
+        memory_only.remember(found[&id].clone());
+        let again = memory_only.for_events(&[reference(&id)]).await.unwrap();
+        assert_eq!(again[&id].title, "Fees");
+    }
+}

@@ -160,9 +160,14 @@ impl Stored {
 
     /// The content inbox events reference, without the recipient list.
     pub fn content(&self) -> NotificationPayload {
+        let p = &self.payload;
         NotificationPayload {
+            notification_id: p.notification_id.clone(),
+            kind: p.kind.clone(),
+            title: p.title.clone(),
+            body: p.body.clone(),
+            data: p.data.clone(),
             recipients: Vec::new(),
-            ..self.payload.clone()
         }
     }
 

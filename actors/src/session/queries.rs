@@ -203,3 +203,55 @@ impl SessionActor {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oneclass_protocol::event::Msg;
+
+    fn msg(seq: u64, text: &str) -> Event {
+        Event::Msg(Msg {
+            channel: "class:s1:c1".into(),
+            seq,
+            event_id: "e".into(),
+            from: "t1".into(),
+            body: serde_json::from_value(serde_json::json!({ "text": text })).unwrap(),
+            ts: "2026-01-01T00:00:00.000Z".into(),
+            client_msg_id: None,
+        })
+    }
+
+    #[test]
+    fn a_page_keeps_the_newest_messages_that_fit_and_always_one() {
+        let page: Vec<Event> = (1..=10).map(|seq| msg(seq, &"x".repeat(1000))).collect();
+        let (kept, trimmed) = newest_that_fit(page.clone(), Codec::Json, 3500);
+        assert!(trimmed);
+        let seqs: Vec<u64> = kept.iter().filter_map(Event::seq).collect();
+        assert_eq!(seqs, [8, 9, 10]);
+        let (kept, trimmed) = newest_that_fit(page.clone(), Codec::Json, 1_000_000);
+        assert_eq!((kept.len(), trimmed), (10, false));
+        let (kept, _) = newest_that_fit(page, Codec::MsgPack, 10);
+        assert_eq!(kept.iter().filter_map(Event::seq).collect::<Vec<_>>(), [10]);
+    }
+
+    #[test]
+    fn a_channel_list_over_its_budget_loses_its_largest_last_messages_first() {
+        let summary = |name: &str, text: &str| ChannelSummary {
+            channel: name.into(),
+            head: 1,
+            read_seq: 0,
+            unread: 1,
+            last: Some(msg(1, text)),
+        };
+        let mut list = vec![
+            summary("class:s1:c1", &"a".repeat(5000)),
+            summary("class:s1:c2", "short"),
+            summary("class:s1:c3", &"b".repeat(3000)),
+        ];
+        drop_largest_last_until_fit(&mut list, Codec::Json, 4500);
+        let kept: Vec<bool> = list.iter().map(|c| c.last.is_some()).collect();
+        assert_eq!(kept, [false, true, true]);
+        let total: usize = list.iter().map(|c| Codec::Json.encode(c).len() + 1).sum();
+        assert!(total <= 4500);
+    }
+}

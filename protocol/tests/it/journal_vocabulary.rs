@@ -82,7 +82,14 @@ fn notification_payloads_have_exactly_these_fields() {
     };
     assert_eq!(
         keys(&encode_payload(&created)),
-        ["body", "data", "kind", "notification_id", "recipients", "title"]
+        [
+            "body",
+            "data",
+            "kind",
+            "notification_id",
+            "recipients",
+            "title"
+        ]
     );
     // `notification.posted` references it (since issue 9; older events hold the content inline
     // and still decode as `NotificationPayload`).
