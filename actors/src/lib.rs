@@ -21,9 +21,10 @@
 //! | `school/` | the school actor, one concept per file (batch, channel, members, subscribe, …) |
 //! | `session/` | the WebSocket session, one concept per file (frames, connect, subscriptions, replay, recovery, queries, outbound queue, writer, live-session index) |
 //! | `events/` | the journal gateway: typed appends, idempotency keys, payload encoding, audit |
-//! | `notify/` | notifications: audience resolution and the journal batch of one notification |
+//! | `notify/` | notifications: audience resolution, the journal events of one notification, the contents inbox events reference |
 //! | `identity/` | credentials beyond signatures: token revocation |
 //! | `client_view` | which journal kinds a client sees, as protocol events |
+//! | `frame_limits` | the check that no frame for a client breaks the protocol's limits |
 //! | `roster` | the pure roster model the school actor rebuilds from the journal |
 //! | `roster_validation` | what a roster member may hold: the one check before it is journaled |
 //! | `rate_limit/` | GCRA quotas per connection, user and school, shared with the REST API |
@@ -38,6 +39,7 @@
 
 pub mod client_view;
 pub mod events;
+pub mod frame_limits;
 pub mod identity;
 pub mod limits;
 pub mod metrics;

@@ -66,6 +66,18 @@ pub struct Limits {
     /// differs from the last one announced), so members always converge on the truth.
     #[serde(with = "humantime_serde")]
     pub presence_interval: Duration,
+    /// Largest `data` of a notification, as encoded JSON (`POST /v1/notifications` answers 400
+    /// above it). The whole notification must also fit in one `max_message_bytes` frame.
+    pub notify_data_bytes: usize,
+    /// Deepest nesting of a notification's `data` (the object itself is level 1); at most
+    /// `oneclass_protocol::MAX_BODY_DEPTH`.
+    pub notify_data_depth: usize,
+    /// Inbox events per journal transaction of a notification's fan-out: a notification to more
+    /// recipients is written in several transactions, so other schools' writes go in between.
+    pub notify_chunk: usize,
+    /// Notification contents kept in memory to answer replays and history of inbox events
+    /// (which reference the content instead of holding it).
+    pub notification_cache: usize,
 }
 
 impl Default for Limits {
@@ -88,6 +100,10 @@ impl Default for Limits {
             max_subscriptions_per_connection: 1024,
             max_subscriptions_per_user: 4096,
             presence_interval: Duration::from_secs(1),
+            notify_data_bytes: 8 * 1024,
+            notify_data_depth: 16,
+            notify_chunk: 500,
+            notification_cache: 1024,
         }
     }
 }

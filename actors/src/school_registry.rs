@@ -18,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::notify::NotificationContents;
 use crate::school::SchoolActor;
 
 /// A registered school actor and the notice its sessions wait on.
@@ -35,6 +36,8 @@ pub struct SchoolRegistry {
     limits: Limits,
     /// The hub's metrics, handed to every school actor the registry starts.
     metrics: Arc<Metrics>,
+    /// The contents inbox events reference, shared by every school actor and session.
+    notifications: Arc<NotificationContents>,
 }
 
 impl std::fmt::Debug for SchoolRegistry {
@@ -49,10 +52,19 @@ impl SchoolRegistry {
     pub fn new(journal: Arc<dyn Storage>, limits: Limits, metrics: Arc<Metrics>) -> Self {
         Self {
             schools: Arc::default(),
+            notifications: Arc::new(NotificationContents::new(
+                journal.clone(),
+                limits.notification_cache,
+            )),
             journal,
             limits,
             metrics,
         }
+    }
+
+    /// The contents inbox events reference, for the readers of inbox events.
+    pub(crate) fn notifications(&self) -> &Arc<NotificationContents> {
+        &self.notifications
     }
 
     /// The journal, for the actors of this crate; the hub reads through its own query handle
@@ -87,6 +99,7 @@ impl SchoolRegistry {
             self.journal.clone(),
             self.limits.clone(),
             self.metrics.clone(),
+            self.notifications.clone(),
         );
         let addr = actor.start();
         schools.insert(

@@ -16,6 +16,26 @@ use crate::reply::ServerFrame;
 /// Deepest nesting of maps and arrays accepted in a frame, the top-level map counted as level 1.
 pub const MAX_DEPTH: usize = 64;
 
+/// Deepest a message `body` or a notification's `data` may nest, the object itself being level 1.
+/// The deepest frame that carries one is the `channels` reply (`{ok: {channels: [{last: {body:
+/// …}}]}}` puts a body five levels down), so a body within this keeps every frame the hub sends
+/// within [`MAX_DEPTH`].
+pub const MAX_BODY_DEPTH: usize = MAX_DEPTH - 5;
+
+/// How deeply `value` nests objects and arrays: a scalar is 0, `{}` and `[]` are 1.
+pub fn nesting_depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Object(map) => object_depth(map),
+        serde_json::Value::Array(items) => 1 + items.iter().map(nesting_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// [`nesting_depth`] of an object (a `body` or `data`).
+pub fn object_depth(map: &serde_json::Map<String, serde_json::Value>) -> usize {
+    1 + map.values().map(nesting_depth).max().unwrap_or(0)
+}
+
 /// A connection's codec, chosen by the WebSocket subprotocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {
@@ -76,6 +96,23 @@ impl Codec {
         };
         // unwrap: protocol types have string keys and no fallible Serialize impls.
         Bytes::from(bytes.unwrap())
+    }
+
+    /// Whether an encoded frame keeps the protocol's limits: at most `max_bytes` long (the
+    /// message limit) and nested at most [`MAX_DEPTH`] deep. The hub checks every frame it
+    /// encodes for a client with this, so it never sends one that [`Codec::decode_server_frame`]
+    /// or the peer's size limit would refuse; `Err` says which limit.
+    pub fn check_limits(self, bytes: &[u8], max_bytes: usize) -> Result<(), String> {
+        if bytes.len() > max_bytes {
+            return Err(format!(
+                "frame of {} bytes is over the {max_bytes}-byte message limit",
+                bytes.len()
+            ));
+        }
+        match self {
+            Codec::Json => json_depth_check(bytes),
+            Codec::MsgPack => msgpack_scan::check_frame(bytes),
+        }
     }
 
     /// Decodes a command frame sent by a client.

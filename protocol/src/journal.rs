@@ -43,7 +43,9 @@ pub mod kinds {
     pub const CHAT_MESSAGE_POSTED: &str = "chat.message.posted";
     /// A notification was requested (stream `notification:{id}`).
     pub const NOTIFICATION_CREATED: &str = "notification.created";
-    /// A notification landed in one user's inbox (stream `user:{school}:{user}`).
+    /// A notification landed in one user's inbox (stream `user:{school}:{user}`). Its payload
+    /// references the `notification.created` event ([`super::NotificationPosted`]); events
+    /// written before issue 9 carry the content inline instead.
     pub const NOTIFICATION_POSTED: &str = "notification.posted";
     /// A roster member was added or changed (stream `roster:{school}`).
     pub const MEMBER_UPSERTED: &str = "roster.member.upserted";
@@ -79,7 +81,9 @@ pub struct ChatMessagePosted {
     pub client_msg_id: Option<String>,
 }
 
-/// Payload of `notification.created` and `notification.posted`.
+/// Payload of `notification.created`: the notification's content and recipients, stored once.
+/// Inbox events written before issue 9 (`notification.posted` with the content inline) also
+/// decode as this type, with no recipients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NotificationPayload {
     pub notification_id: String,
@@ -91,6 +95,14 @@ pub struct NotificationPayload {
     /// Recipients (only on `notification.created`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<String>,
+}
+
+/// Payload of `notification.posted`: which notification landed in this inbox. The content is
+/// the `notification.created` event (seq 1 of stream `notification:{notification_id}`), so a
+/// notification to 10,000 users stores its `data` once, not 10,000 times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationPosted {
+    pub notification_id: String,
 }
 
 /// Encodes a payload as a MessagePack map.

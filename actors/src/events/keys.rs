@@ -8,12 +8,18 @@
 //! | request | key | fingerprint over |
 //! |---|---|---|
 //! | chat publish with a `client_msg_id` | `chat␟{school}␟{channel}␟{sender}␟{client_msg_id}` | the body |
-//! | notification (its `notification:{id}` event) | `notify␟{school}␟{Idempotency-Key}` | audience, kind, title, body, data |
-//! | notification (one recipient's inbox event) | `notify␟{school}␟{Idempotency-Key}␟{user}` | the same |
+//! | notification (its `notification:{id}` event) | `notify␟{school}␟{sender}␟{Idempotency-Key}` | audience, kind, title, body, data |
+//! | notification (one recipient's inbox event) | `inbox␟{school}␟{notification id}␟{user}` | the same |
+//!
+//! A notification's key is the sender's (the principal's user id): two senders who happen to
+//! pick the same `Idempotency-Key` get two notifications, and one can never capture the other's.
+//! The inbox keys name the stored notification, not the request, so completing a fan-out (a
+//! retry, or two racing requests with one key) writes each inbox event once.
 //!
 //! These strings and hashes are stored (for [`oneclass_storage::IDEMPOTENCY_TTL`]): changing a
 //! format or a fingerprint's input makes retries across an upgrade conflict or write twice. The
-//! tests pin them byte for byte.
+//! tests pin them byte for byte. (Issue 9 changed both notification formats deliberately: a
+//! retry that straddles that upgrade within the TTL is stored as a new notification.)
 
 use oneclass_protocol::command::Body;
 use oneclass_protocol::journal::encode_payload;
@@ -45,24 +51,30 @@ pub fn chat(
     }
 }
 
-/// The key of a notification's own event (`notification.created`), from the caller's
+/// The key of a notification's own event (`notification.created`), from `sender`'s
 /// `Idempotency-Key`.
-pub fn notification(school: &str, request_key: &str, fingerprint: [u8; 32]) -> IdempotencyKey {
+pub fn notification(
+    school: &str,
+    sender: &str,
+    request_key: &str,
+    fingerprint: [u8; 32],
+) -> IdempotencyKey {
     IdempotencyKey {
-        key: format!("notify{SEP}{school}{SEP}{request_key}"),
+        key: format!("notify{SEP}{school}{SEP}{sender}{SEP}{request_key}"),
         fingerprint,
     }
 }
 
-/// The key of one recipient's inbox event of a notification (`notification.posted`).
+/// The key of one recipient's inbox event (`notification.posted`) of the stored notification
+/// `notification_id`.
 pub fn notification_inbox(
     school: &str,
-    request_key: &str,
+    notification_id: &str,
     user: &str,
     fingerprint: [u8; 32],
 ) -> IdempotencyKey {
     IdempotencyKey {
-        key: format!("notify{SEP}{school}{SEP}{request_key}{SEP}{user}"),
+        key: format!("inbox{SEP}{school}{SEP}{notification_id}{SEP}{user}"),
         fingerprint,
     }
 }
@@ -82,12 +94,12 @@ mod tests {
         let chat = chat("s1", &channel, "u1", "m1", &body);
         assert_eq!(chat.key, "chat\u{1f}s1\u{1f}class:s1:c1\u{1f}u1\u{1f}m1");
         assert_eq!(
-            notification("s1", "k1", [0; 32]).key,
-            "notify\u{1f}s1\u{1f}k1"
+            notification("s1", "t1", "k1", [0; 32]).key,
+            "notify\u{1f}s1\u{1f}t1\u{1f}k1"
         );
         assert_eq!(
-            notification_inbox("s1", "k1", "u2", [0; 32]).key,
-            "notify\u{1f}s1\u{1f}k1\u{1f}u2"
+            notification_inbox("s1", "n1", "u2", [0; 32]).key,
+            "inbox\u{1f}s1\u{1f}n1\u{1f}u2"
         );
     }
 

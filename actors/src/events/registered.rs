@@ -11,6 +11,7 @@ use oneclass_protocol::ChannelName;
 use super::audit::{bodies_accessed, BodiesAccessed};
 use super::Append;
 use crate::identity::revocation::{revoked, TokenRevoked};
+use crate::notify::request::Stored;
 use crate::notify::{Audience, Notify};
 use crate::roster::Member;
 use crate::school::{member_removed, member_upserted, Publish};
@@ -24,18 +25,24 @@ fn every_append_the_actors_build() -> Vec<Append> {
         client_msg_id: Some("m1".into()),
     }
     .append("s1")];
-    all.extend(
-        Notify {
-            actor: "a1".into(),
-            idempotency_key: "k1".into(),
-            to: Audience::School,
-            kind: "k".into(),
-            title: "t".into(),
-            body: "b".into(),
-            data: Default::default(),
-        }
-        .appends("s1", vec!["u1".into()]),
-    );
+    let created = Notify {
+        actor: "a1".into(),
+        idempotency_key: "k1".into(),
+        to: Audience::School,
+        kind: "k".into(),
+        title: "t".into(),
+        body: "b".into(),
+        data: Default::default(),
+    }
+    .created("s1", vec!["u1".into()]);
+    let stored = Stored {
+        // unwrap: the payload was just encoded from this type.
+        payload: super::payload::decode(created.payload()).unwrap(),
+        actor: "a1".into(),
+        occurred_at: 0,
+    };
+    all.push(created);
+    all.extend(stored.posted("s1", &stored.payload.recipients));
     let member = Member {
         user: "u1".into(),
         role: Role::Parent,

@@ -81,6 +81,9 @@ pub struct Metrics {
     pub journal_batch_size: Histogram,
     /// Seconds from append to durable commit, as seen by school actors.
     pub journal_commit_seconds: Histogram,
+    /// Frames for clients that would have broken the protocol's limits and were replaced
+    /// (see `frame_limits.rs`); anything above zero means an edge check is missing.
+    pub frames_withheld: Counter,
     /// Error replies (WebSocket and REST) by code.
     errors: Family<ErrorLabels, Counter>,
     /// Commands refused by a rate limit, by op and scope.
@@ -168,6 +171,12 @@ impl Metrics {
             Unit::Seconds,
             journal_commit_seconds.clone(),
         );
+        let frames_withheld = Counter::default();
+        registry.register(
+            "oneclass_frames_withheld",
+            "Frames for clients withheld for breaking the protocol's limits",
+            frames_withheld.clone(),
+        );
         let errors = Family::<ErrorLabels, Counter>::default();
         // Every code is listed from the start, at zero, so a rate over it never begins at a gap.
         for code in ErrorCode::ALL {
@@ -228,6 +237,7 @@ impl Metrics {
             schools_active,
             journal_batch_size,
             journal_commit_seconds,
+            frames_withheld,
             errors,
             rate_limited,
             rate_limit_closes,

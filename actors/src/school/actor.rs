@@ -15,8 +15,10 @@ use tokio::time::Instant;
 
 use super::batch::PendingWrite;
 use super::channel::{ChannelState, SessionId};
+use crate::frame_limits::FrameLimits;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::notify::NotificationContents;
 use crate::roster::Roster;
 use crate::session::outbound::Outbound;
 
@@ -45,6 +47,11 @@ pub struct SchoolActor {
     pub(super) limits: Limits,
     /// The hub's metrics (journal batches and commits, fan-out, slow consumers).
     pub(super) metrics: Arc<Metrics>,
+    /// The hub's cache of notification contents: filled by this school's fan-outs, read to
+    /// resolve inbox events found in the journal (gap filling).
+    pub(super) notifications: Arc<NotificationContents>,
+    /// What every journaled event's frames are checked against before fan-out.
+    pub(super) frames: FrameLimits,
     pub(super) roster: Roster,
     /// Channels in use, by name (see the lifetime rule in `channel.rs`).
     pub(super) channels: HashMap<String, ChannelState>,
@@ -70,12 +77,15 @@ impl SchoolActor {
         journal: Arc<dyn Storage>,
         limits: Limits,
         metrics: Arc<Metrics>,
+        notifications: Arc<NotificationContents>,
     ) -> Self {
         Self {
+            frames: FrameLimits::new(limits.max_message_bytes, &metrics),
             school,
             journal,
             limits,
             metrics,
+            notifications,
             roster: Roster::default(),
             channels: HashMap::new(),
             loading: HashMap::new(),

@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 
 use super::channel::ChannelState;
 use super::SchoolActor;
+use crate::client_view::Contents;
 use crate::events::{self, Append};
 use crate::wire_error;
 
@@ -39,6 +40,8 @@ const SCHOOL_RESTARTED: &str = "school restarted, retry";
 pub(super) struct PendingWrite {
     appends: Vec<Append>,
     reply: oneshot::Sender<Written>,
+    /// The notification content this write's inbox events reference, for their live fan-out.
+    contents: Contents,
 }
 
 /// What a committed append means to this actor, decided once at submit from the typed stream.
@@ -53,8 +56,12 @@ enum Target {
 
 /// Waits for a write's outcomes; a dropped sender means the actor stopped first.
 pub(super) async fn written(rx: oneshot::Receiver<Written>) -> Written {
-    rx.await
-        .unwrap_or_else(|_| Err(ErrorBody::new(ErrorCode::Unavailable, SCHOOL_RESTARTED)))
+    rx.await.unwrap_or_else(|_| Err(restarted()))
+}
+
+/// The answer to a write whose school actor stopped before answering it.
+pub(super) fn restarted() -> ErrorBody {
+    ErrorBody::new(ErrorCode::Unavailable, SCHOOL_RESTARTED)
 }
 
 impl SchoolActor {
@@ -64,9 +71,23 @@ impl SchoolActor {
         appends: Vec<Append>,
         ctx: &mut Context<Self>,
     ) -> oneshot::Receiver<Written> {
+        self.enqueue_with(appends, Contents::new(), ctx)
+    }
+
+    /// [`SchoolActor::enqueue`] for inbox events that reference the notifications in `contents`.
+    pub(super) fn enqueue_with(
+        &mut self,
+        appends: Vec<Append>,
+        contents: Contents,
+        ctx: &mut Context<Self>,
+    ) -> oneshot::Receiver<Written> {
         let (reply, rx) = oneshot::channel();
         self.last_active = tokio::time::Instant::now();
-        self.pending.push(PendingWrite { appends, reply });
+        self.pending.push(PendingWrite {
+            appends,
+            reply,
+            contents,
+        });
         if !self.flush_scheduled {
             self.flush_scheduled = true;
             // Yield once so every message already in the mailbox joins this batch.
@@ -131,7 +152,7 @@ impl SchoolActor {
         let mut targets = Vec::new();
         let mut replies = Vec::with_capacity(writes.len());
         for w in writes {
-            replies.push((w.appends.len(), w.reply));
+            replies.push((w.appends.len(), w.reply, w.contents));
             for a in w.appends {
                 let target = match a.stream() {
                     StreamName::Channel(_) => Target::Channel(a.stream_name().to_owned()),
@@ -162,7 +183,7 @@ impl SchoolActor {
 
     fn committed(
         &mut self,
-        replies: Vec<(usize, oneshot::Sender<Written>)>,
+        replies: Vec<(usize, oneshot::Sender<Written>, Contents)>,
         targets: Vec<Target>,
         result: Result<Vec<AppendOutcome>, StorageError>,
         ctx: &mut Context<Self>,
@@ -181,7 +202,7 @@ impl SchoolActor {
                 let mut outcomes = outcomes.into_iter();
                 let mut targets = targets.into_iter();
                 let mut touched = Vec::new();
-                for (n, reply) in replies {
+                for (n, reply, contents) in replies {
                     let mine: Vec<AppendOutcome> = outcomes.by_ref().take(n).collect();
                     let my_targets: Vec<Target> = targets.by_ref().take(n).collect();
                     for (o, t) in mine.iter().zip(my_targets) {
@@ -190,7 +211,7 @@ impl SchoolActor {
                         };
                         match t {
                             Target::Channel(name) => {
-                                self.apply_channel_commit(e);
+                                self.apply_channel_commit(e, &contents);
                                 touched.push(name);
                             }
                             Target::Roster => self.roster.apply(e),
@@ -205,7 +226,7 @@ impl SchoolActor {
             }
             Err(e) => {
                 let error = wire_error::unavailable("journal append", &e);
-                for (_, reply) in replies {
+                for (_, reply, _) in replies {
                     let _ = reply.send(Err(error.clone()));
                 }
                 let all: Vec<String> = self.channels.keys().cloned().collect();

@@ -40,7 +40,8 @@ use prometheus_client::metrics::gauge::Gauge;
 
 use super::presence::PresenceAnnouncer;
 use super::SchoolActor;
-use crate::client_view::to_event;
+use crate::client_view::{referenced_notification, to_event, Contents};
+use crate::frame_limits::FrameLimits;
 use crate::metrics::Metrics;
 use crate::permissions::has_presence;
 use crate::session::outbound::{OutFrame, Outbound};
@@ -53,6 +54,9 @@ pub use crate::session::SessionId;
 pub struct Encoded {
     event: Event,
     bytes: [OnceCell<Bytes>; 2],
+    /// Checked against the protocol's limits when encoded (journaled events; see
+    /// `frame_limits.rs`); `None` for the small non-journaled events.
+    limits: Option<FrameLimits>,
 }
 
 impl Encoded {
@@ -60,13 +64,26 @@ impl Encoded {
         Self {
             event,
             bytes: [OnceCell::new(), OnceCell::new()],
+            limits: None,
+        }
+    }
+
+    /// An event whose encodings are checked against `limits` (replaced by an `error` event if
+    /// they break them).
+    pub fn checked(event: Event, limits: &FrameLimits) -> Self {
+        Self {
+            limits: Some(limits.clone()),
+            ..Self::new(event)
         }
     }
 
     /// The event's bytes in `codec`, encoded on first use.
     pub fn bytes(&self, codec: Codec) -> Bytes {
         self.bytes[codec.index()]
-            .get_or_init(|| codec.encode(&self.event))
+            .get_or_init(|| match &self.limits {
+                Some(limits) => limits.event(codec, &self.event),
+                None => codec.encode(&self.event),
+            })
             .clone()
     }
 }
@@ -80,10 +97,19 @@ pub struct Committed {
 }
 
 impl Committed {
+    #[cfg(test)]
     pub fn new(seq: u64, event: Event) -> Rc<Self> {
         Rc::new(Self {
             seq,
             encoded: Encoded::new(event),
+        })
+    }
+
+    /// A committed event whose frames are checked against `limits`.
+    pub fn checked(seq: u64, event: Event, limits: &FrameLimits) -> Rc<Self> {
+        Rc::new(Self {
+            seq,
+            encoded: Encoded::checked(event, limits),
         })
     }
 
@@ -265,12 +291,22 @@ impl ChannelState {
 }
 
 impl SchoolActor {
-    /// Fans out a committed event of a channel (kinds clients do not see are skipped).
-    pub(super) fn apply_channel_commit(&mut self, e: &EventEnvelope) {
-        let Some(event) = to_event(e) else { return };
+    /// Fans out a committed event of a channel (kinds clients do not see are skipped);
+    /// `contents` holds the notification an inbox event references.
+    pub(super) fn apply_channel_commit(&mut self, e: &EventEnvelope, contents: &Contents) {
+        let event = to_event(e, contents);
+        if event.is_none() && referenced_notification(e).is_some() {
+            tracing::warn!(
+                school = %self.school,
+                channel = %e.stream,
+                seq = e.seq,
+                "an inbox event's notification content is unknown; not shown live"
+            );
+        }
+        let Some(event) = event else { return };
         let cap = self.limits.catch_up_buffer;
         let dead = match self.channels.get_mut(&e.stream) {
-            Some(ch) => ch.committed(Committed::new(e.seq, event), cap),
+            Some(ch) => ch.committed(Committed::checked(e.seq, event, &self.frames), cap),
             None => Vec::new(),
         };
         self.drop_sessions(dead);
@@ -297,19 +333,27 @@ impl SchoolActor {
             }
             let (from, until) = (ch.head + 1, *ch.reorder.keys().next().unwrap_or(&ch.head));
             let journal = self.journal.clone();
+            let notifications = self.notifications.clone();
             let stream = name.clone();
             ctx.spawn(
                 async move {
-                    let read = journal
+                    let read = match journal
                         .read_stream(&stream, from, (until - from) as usize)
-                        .await;
+                        .await
+                    {
+                        Ok(events) => notifications
+                            .for_events(&events)
+                            .await
+                            .map(|contents| (events, contents)),
+                        Err(e) => Err(e),
+                    };
                     (stream, read)
                 }
                 .into_actor(self)
                 .map(|(stream, read), act, _| match read {
-                    Ok(events) => {
+                    Ok((events, contents)) => {
                         for e in events {
-                            act.apply_channel_commit(&e);
+                            act.apply_channel_commit(&e, &contents);
                         }
                     }
                     Err(e) => tracing::warn!(

@@ -35,6 +35,7 @@ use super::recovery::SCHOOL_RESTARTING;
 use super::registry::LiveSessions;
 use super::sub_table::SubTable;
 use super::writer::write_loop;
+use crate::frame_limits::FrameLimits;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
 use crate::principal::{Authenticator, Principal};
@@ -175,9 +176,18 @@ impl SessionActor {
         self.outbound.push(OutFrame::Data(self.codec.encode(frame)));
     }
 
+    /// The limits every frame for this client keeps ([`crate::frame_limits`]).
+    pub(super) fn frame_limits(&self) -> FrameLimits {
+        FrameLimits::new(self.limits().max_message_bytes, &self.deps.metrics)
+    }
+
     pub(super) fn reply_ok(&self, id: Option<u32>, body: OkBody) {
         if let Some(id) = id {
-            self.send(&Reply::ok(id, body));
+            self.deps.metrics.messages_out.inc();
+            let bytes = self
+                .frame_limits()
+                .reply(self.codec, id, &Reply::ok(id, body));
+            self.outbound.push(OutFrame::Data(bytes));
         }
     }
 

@@ -1,12 +1,14 @@
 //! Commands the school actor answers: `publish`, `read`, `presence` and `typing`.
 //!
-//! The session checks what it can against the token (permissions, `client_msg_id`, body size),
+//! The session checks what it can against the token (permissions, `client_msg_id`, body size
+//! and depth),
 //! then forwards the command to its school actor and relays the answer. Each answer is a reply
 //! to the command's `id`; a school actor that is gone is answered `unavailable` ("school
 //! restarting, retry") and starts recovery, and so is a command that arrives while the session
 //! has no school to ask. `typing` never replies (PROTOCOL.md); only its refusals do.
 
 use actix::prelude::*;
+use oneclass_protocol::codec::{object_depth, MAX_BODY_DEPTH};
 use oneclass_protocol::command::Body;
 use oneclass_protocol::reply::{Empty, ErrorBody, OkBody, Presence};
 use oneclass_protocol::{ChannelName, ErrorCode};
@@ -66,6 +68,14 @@ impl SessionActor {
                 self.limits().max_body_bytes
             );
             return self.reply_err(id, ErrorBody::new(ErrorCode::TooLarge, message));
+        }
+        // The frame limit allows a body nested 63 levels, but `history` and `channels` carry a
+        // body deeper than the publish did: bounded here, every frame that carries it fits.
+        let depth = object_depth(&body);
+        if depth > MAX_BODY_DEPTH {
+            let message =
+                format!("body nests {depth} levels deep, over the limit of {MAX_BODY_DEPTH}");
+            return self.reply_err(id, ErrorBody::new(ErrorCode::BadRequest, message));
         }
         let school = match self.school() {
             Ok(school) => school,

@@ -1,8 +1,12 @@
 //! Read-only queries the session answers from the journal itself: `history` and `channels`.
 //!
 //! Neither needs the school actor, so both work in every connected phase, including while the
-//! school is being replaced. A journal failure is answered through [`wire_error::storage`]
-//! (`unavailable`, "journal unavailable, retry", cause logged).
+//! school is being replaced. Inbox events are shown with the notification content they
+//! reference ([`crate::notify::NotificationContents`]). Both replies are sized to stay within
+//! the message limit: `history` returns the newest messages of the page that fit (with
+//! `has_more`), `channels` leaves out the largest `last` messages until the list fits. A journal failure is
+//! answered through [`wire_error::storage`] (`unavailable`, "journal unavailable, retry", cause
+//! logged).
 //!
 //! `channels` is paged: the token's channels (inbox, announcements, classes) first, then the
 //! user's DMs by name; a page ends after `limit` entries or when the next summary would take the
@@ -16,10 +20,10 @@
 
 use actix::prelude::*;
 use oneclass_protocol::reply::{ChannelSummary, Channels, ErrorBody, History, OkBody};
-use oneclass_protocol::{ChannelName, ErrorCode};
+use oneclass_protocol::{ChannelName, Codec, ErrorCode, Event};
 
 use super::actor::SessionActor;
-use crate::client_view::to_event;
+use crate::client_view::{to_event, Contents};
 use crate::permissions::can_read;
 use crate::principal::Principal;
 use crate::wire_error;
@@ -32,6 +36,55 @@ const DEFAULT_HISTORY: u32 = 50;
 const MAX_CHANNELS: u32 = 200;
 /// Conversations listed per page when `limit` is not given.
 const DEFAULT_CHANNELS: u32 = 50;
+
+/// Bytes of a reply kept for its own keys, the channel name and `has_more`, around the events.
+const PAGE_RESERVE: usize = 1024;
+
+/// The bytes the events of one `history` or `channels` reply may take, so the reply stays
+/// within the message limit (see `frame_limits.rs`).
+fn page_budget(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_sub(PAGE_RESERVE)
+}
+
+/// The newest of `events` (oldest first) whose encodings fit in `budget` bytes, and whether any
+/// were left out. At least one is kept, so paging always moves; one that alone breaks the limit
+/// is caught at emission.
+fn newest_that_fit(mut events: Vec<Event>, codec: Codec, budget: usize) -> (Vec<Event>, bool) {
+    let mut used = 0;
+    let mut keep = 0;
+    for e in events.iter().rev() {
+        // One byte for the separator between array elements.
+        let size = codec.encode(e).len() + 1;
+        if keep > 0 && used + size > budget {
+            break;
+        }
+        used += size;
+        keep += 1;
+    }
+    let trimmed = keep < events.len();
+    let events = events.split_off(events.len() - keep);
+    (events, trimmed)
+}
+
+/// Leaves out the largest `last` events of `channels` until the summaries fit in `budget`
+/// bytes: the list is what `channels` is for; a left-out `last` is one `history` call away.
+fn drop_largest_last_until_fit(channels: &mut [ChannelSummary], codec: Codec, budget: usize) {
+    let mut total: usize = channels.iter().map(|c| codec.encode(c).len() + 1).sum();
+    while total > budget {
+        let largest = channels
+            .iter_mut()
+            .filter_map(|c| {
+                let size = codec.encode(c.last.as_ref()?).len();
+                Some((size, c))
+            })
+            .max_by_key(|(size, _)| *size);
+        let Some((size, summary)) = largest else {
+            return;
+        };
+        summary.last = None;
+        total = total.saturating_sub(size);
+    }
+}
 
 /// The refusal of a command on `channel` the token does not allow.
 pub(super) fn forbidden(code: ErrorCode, channel: &ChannelName) -> ErrorBody {
@@ -63,20 +116,28 @@ impl SessionActor {
             return self.reply_err(id, e);
         }
         let journal = self.journal();
+        let notifications = self.deps.registry.notifications().clone();
         let name = channel.to_string();
         let fut = async move {
             if before == Some(0) {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), Contents::new()));
             }
-            journal
+            let events = journal
                 .read_stream_before(&name, before, limit as usize)
-                .await
+                .await?;
+            let contents = notifications.for_events(&events).await?;
+            Ok((events, contents))
         };
         let name = channel.to_string();
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
-            Ok(events) => {
-                let has_more = events.first().is_some_and(|e| e.seq > 1);
-                let messages = events.iter().filter_map(to_event).collect();
+            Ok((events, contents)) => {
+                let messages: Vec<Event> = events
+                    .iter()
+                    .filter_map(|e| to_event(e, &contents))
+                    .collect();
+                let budget = page_budget(act.limits().max_message_bytes);
+                let (messages, trimmed) = newest_that_fit(messages, act.codec, budget);
+                let has_more = trimmed || events.first().is_some_and(|e| e.seq > 1);
                 act.reply_ok(
                     id,
                     OkBody::History(History {
@@ -110,6 +171,7 @@ impl SessionActor {
         // exceeds, and the reply's own keys must fit beside them.
         let budget = self.limits().max_message_bytes / 2;
         let journal = self.journal();
+        let notifications = self.deps.registry.notifications().clone();
         let fut = async move {
             let school = &principal.school;
             let mut names = vec![
@@ -156,11 +218,9 @@ impl SessionActor {
                 let last = if head == 0 {
                     None
                 } else {
-                    journal
-                        .read_stream_before(&name, None, 1)
-                        .await?
-                        .first()
-                        .and_then(to_event)
+                    let newest = journal.read_stream_before(&name, None, 1).await?;
+                    let contents = notifications.for_events(&newest).await?;
+                    newest.first().and_then(|e| to_event(e, &contents))
                 };
                 let read_seq = cursors.get(&name).copied().unwrap_or(0).min(head);
                 let summary = ChannelSummary {
@@ -186,7 +246,11 @@ impl SessionActor {
             })
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
-            Ok(page) => act.reply_ok(id, OkBody::Channels(page)),
+            Ok(mut page) => {
+                let budget = page_budget(act.limits().max_message_bytes);
+                drop_largest_last_until_fit(&mut page.channels, act.codec, budget);
+                act.reply_ok(id, OkBody::Channels(page))
+            }
             Err(e) => act.reply_err(id, wire_error::storage("journal read", &e)),
         }));
     }
@@ -213,6 +277,7 @@ fn page_start(fixed: &[String], dms: &[String], cursor: Option<&str>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oneclass_protocol::event::Msg;
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -233,5 +298,51 @@ mod tests {
         );
         assert_eq!(page_start(&fixed, &dms, Some("dm:s1:p1:z")), 6, "the end");
         assert_eq!(page_start(&fixed, &dms, Some("class:s1:gone")), 3);
+    }
+
+    fn msg(seq: u64, text: &str) -> Event {
+        Event::Msg(Msg {
+            channel: "class:s1:c1".into(),
+            seq,
+            event_id: "e".into(),
+            from: "t1".into(),
+            body: serde_json::from_value(serde_json::json!({ "text": text })).unwrap(),
+            ts: "2026-01-01T00:00:00.000Z".into(),
+            client_msg_id: None,
+        })
+    }
+
+    #[test]
+    fn a_page_keeps_the_newest_messages_that_fit_and_always_one() {
+        let page: Vec<Event> = (1..=10).map(|seq| msg(seq, &"x".repeat(1000))).collect();
+        let (kept, trimmed) = newest_that_fit(page.clone(), Codec::Json, 3500);
+        assert!(trimmed);
+        let seqs: Vec<u64> = kept.iter().filter_map(Event::seq).collect();
+        assert_eq!(seqs, [8, 9, 10]);
+        let (kept, trimmed) = newest_that_fit(page.clone(), Codec::Json, 1_000_000);
+        assert_eq!((kept.len(), trimmed), (10, false));
+        let (kept, _) = newest_that_fit(page, Codec::MsgPack, 10);
+        assert_eq!(kept.iter().filter_map(Event::seq).collect::<Vec<_>>(), [10]);
+    }
+
+    #[test]
+    fn a_channel_list_over_its_budget_loses_its_largest_last_messages_first() {
+        let summary = |name: &str, text: &str| ChannelSummary {
+            channel: name.into(),
+            head: 1,
+            read_seq: 0,
+            unread: 1,
+            last: Some(msg(1, text)),
+        };
+        let mut list = vec![
+            summary("class:s1:c1", &"a".repeat(5000)),
+            summary("class:s1:c2", "short"),
+            summary("class:s1:c3", &"b".repeat(3000)),
+        ];
+        drop_largest_last_until_fit(&mut list, Codec::Json, 4500);
+        let kept: Vec<bool> = list.iter().map(|c| c.last.is_some()).collect();
+        assert_eq!(kept, [false, true, true]);
+        let total: usize = list.iter().map(|c| Codec::Json.encode(c).len() + 1).sum();
+        assert!(total <= 4500);
     }
 }

@@ -1,7 +1,11 @@
 //! The catch-up replay of one subscription: `(from, until]` read from the journal a page at a
 //! time, each page only once the outbound queue has room and queued in chunks that keep the queue
 //! under its byte bound ([`crate::session::Outbound::push_paced`]), so a gap of days costs pages,
-//! not memory, and a page of large messages never counts against the client. When the range is queued the replay tells the school (`CatchUpDone`); the school
+//! not memory, and a page of large messages never counts against the client. Inbox events of a
+//! page have their notification contents resolved through the hub's cache
+//! ([`crate::notify::NotificationContents`]), so a replayed notification reads exactly as it did
+//! live, and every frame is checked against the protocol's limits ([`crate::frame_limits`]).
+//! When the range is queued the replay tells the school (`CatchUpDone`); the school
 //! either switches the subscriber to live (queuing what it buffered meanwhile and `synced`) or
 //! answers with a higher `until` because its live buffer overflowed, and the replay goes on
 //! ([`after_done`] reads that answer).
@@ -54,6 +58,8 @@ impl SessionActor {
         school: Addr<SchoolActor>,
     ) -> impl ActorFuture<Self, Output = ()> + 'static {
         let journal = self.journal();
+        let notifications = self.deps.registry.notifications().clone();
+        let frame_limits = self.frame_limits();
         let outbound = self.outbound.clone();
         let page = self.limits().replay_page;
         let room = self.limits().outbound_max_bytes / 2;
@@ -69,9 +75,16 @@ impl SessionActor {
                         return ReplayEnd::QueueClosed;
                     }
                     let want = page.min((until - from) as usize);
-                    let events = match journal.read_stream(&name, from + 1, want).await {
-                        Ok(events) if !events.is_empty() => events,
-                        Ok(_) => break,
+                    let read = match journal.read_stream(&name, from + 1, want).await {
+                        Ok(events) if events.is_empty() => break,
+                        Ok(events) => notifications
+                            .for_events(&events)
+                            .await
+                            .map(|contents| (events, contents)),
+                        Err(e) => Err(e),
+                    };
+                    let (events, contents) = match read {
+                        Ok(page) => page,
                         Err(e) => {
                             outbound.close(CloseCode::GoingAway, "journal unavailable, resume");
                             return ReplayEnd::Journal(e);
@@ -81,7 +94,10 @@ impl SessionActor {
                     from = events.last().unwrap().seq;
                     let frames: Vec<(u64, Bytes)> = events
                         .iter()
-                        .filter_map(|e| Some((e.seq, codec.encode(&to_event(e)?))))
+                        .filter_map(|e| {
+                            let event = to_event(e, &contents)?;
+                            Some((e.seq, frame_limits.event(codec, &event)))
+                        })
                         .collect();
                     messages_out.inc_by(frames.len() as u64);
                     if !outbound.push_paced(&name, from, &frames).await {

@@ -179,6 +179,23 @@ impl Settings {
              limits.max_subscriptions_per_connection"
         );
         self.rate_limits.validate().map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(
+            l.notify_data_bytes < l.max_message_bytes,
+            "limits.notify_data_bytes must be below limits.max_message_bytes"
+        );
+        anyhow::ensure!(
+            (1..=oneclass_protocol::codec::MAX_BODY_DEPTH).contains(&l.notify_data_depth),
+            "limits.notify_data_depth must be between 1 and {}",
+            oneclass_protocol::codec::MAX_BODY_DEPTH
+        );
+        anyhow::ensure!(
+            l.notify_chunk >= 1,
+            "limits.notify_chunk must be at least 1"
+        );
+        anyhow::ensure!(
+            l.notification_cache >= 1,
+            "limits.notification_cache must be at least 1"
+        );
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES,
@@ -297,6 +314,23 @@ mod tests {
         s.limits.max_subscriptions_per_user = 1;
         let err = s.validate().unwrap_err().to_string();
         assert!(err.contains("max_subscriptions_per_user"), "{err}");
+    }
+
+    #[test]
+    fn notification_limits_are_configurable_and_checked_against_the_protocol() {
+        let s: Settings = toml::from_str(
+            "[limits]\nnotify_data_bytes = 4096\nnotify_data_depth = 8\nnotify_chunk = 100\n",
+        )
+        .unwrap();
+        assert_eq!(s.actor_limits().notify_chunk, 100);
+        assert!(s.validate().is_ok());
+        let mut s = Settings::default();
+        s.limits.notify_data_depth = 60;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("limits.notify_data_depth"), "{err}");
+        let mut s = Settings::default();
+        s.limits.notify_chunk = 0;
+        assert!(s.validate().is_err());
     }
 
     #[test]

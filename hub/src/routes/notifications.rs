@@ -1,6 +1,10 @@
 //! `POST /v1/notifications`: a notification to users, a class or a whole school. Recipients come
 //! from the roster; each gets the notification in their `user:` inbox with its own seq, live or on
-//! resume. The `Idempotency-Key` header makes retries safe.
+//! resume. The `Idempotency-Key` header makes retries safe: it is the sender's (two senders'
+//! keys never meet), a repeat with the same body answers the first notification (completing its
+//! fan-out if that was interrupted) and a repeat with another body is a 409 that delivers
+//! nothing. `data` is bounded in size and depth, and the whole notification must fit in one
+//! WebSocket message (`[limits]` `notify_data_bytes`, `notify_data_depth`, `max_message_bytes`).
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -99,6 +103,8 @@ async fn create(
         body: b.body,
         data: b.data,
     };
+    msg.check_limits(state.registry.limits())
+        .map_err(|e| ApiError::bad_request(e.message))?;
     let outcome = state.registry.get(&b.school).send(msg).await??;
     Ok(HttpResponse::Accepted().json(outcome))
 }

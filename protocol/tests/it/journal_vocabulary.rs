@@ -63,3 +63,38 @@ fn every_stream_form_the_hub_writes_has_this_exact_name() {
         assert_eq!(StreamName::parse(name).unwrap(), stream, "{name}");
     }
 }
+
+#[test]
+fn notification_payloads_have_exactly_these_fields() {
+    use oneclass_protocol::journal::{encode_payload, NotificationPayload, NotificationPosted};
+    fn keys(bytes: &[u8]) -> Vec<String> {
+        let map: serde_json::Map<String, serde_json::Value> = rmp_serde::from_slice(bytes).unwrap();
+        map.keys().cloned().collect()
+    }
+    // `notification.created` holds the content and the recipients, once.
+    let created = NotificationPayload {
+        notification_id: "n-1".into(),
+        kind: "fees.reminder".into(),
+        title: "t".into(),
+        body: "b".into(),
+        data: Default::default(),
+        recipients: vec!["u1".into()],
+    };
+    assert_eq!(
+        keys(&encode_payload(&created)),
+        [
+            "body",
+            "data",
+            "kind",
+            "notification_id",
+            "recipients",
+            "title"
+        ]
+    );
+    // `notification.posted` references it (since issue 9; older events hold the content inline
+    // and still decode as `NotificationPayload`).
+    let posted = NotificationPosted {
+        notification_id: "n-1".into(),
+    };
+    assert_eq!(keys(&encode_payload(&posted)), ["notification_id"]);
+}

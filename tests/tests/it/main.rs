@@ -10,6 +10,7 @@ mod durability;
 mod journal_api;
 mod metrics;
 mod notifications;
+mod notify_hardening;
 mod presence;
 mod rest_hardening;
 mod resume;

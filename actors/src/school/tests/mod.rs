@@ -13,10 +13,12 @@
 //! | `catch_up.rs` | the subscription handshake: buffering during catch-up, overflow, stale generations |
 //! | `lifecycle.rs` | the roster rebuilt on start, the idle stop |
 //! | `bounds.rs` | what one user can make the actor hold: channel states released (not during a head load), the subscription cap, presence coalesced, read 0 |
+//! | `notify.rs` | notifications: the key resolved first, chunked fan-out, retries completing it, live content |
 
 mod batching;
 mod bounds;
 mod catch_up;
 mod fanout;
 mod lifecycle;
+mod notify;
 mod support;

@@ -44,7 +44,11 @@ pub fn start_with_metrics(
     limits: Limits,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> Addr<SchoolActor> {
-    SchoolActor::new(SCHOOL.into(), journal, limits, metrics).start()
+    let notifications = Arc::new(crate::notify::NotificationContents::new(
+        journal.clone(),
+        limits.notification_cache,
+    ));
+    SchoolActor::new(SCHOOL.into(), journal, limits, metrics, notifications).start()
 }
 
 /// Joins a stand-in session of `user` and returns the queue the school pushes into.
