@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use oneclass_actors::rate_limit::Quota;
 use oneclass_actors::{Limits, Role};
 use oneclass_tests::{metric, token, within, TestHub};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -346,7 +347,11 @@ async fn a_message_of_exactly_the_limit_works_in_one_frame_and_in_fragments() {
 
 #[tokio::test]
 async fn thousands_of_commands_in_one_write_are_all_answered_in_order_past_the_read_budget() {
-    let hub = hub();
+    // The read budget is under test here, not the rate limits: the ping quota admits all 2,000.
+    let hub = TestHub::spawn_with(|s| {
+        s.limits.heartbeat = Duration::from_secs(60);
+        s.rate_limits.user.ping = Quota::new(10_000, 10_000).unwrap();
+    });
     let mut ws = RawWs::connected(&hub).await;
     // 2,000 pings: about 64 KiB on the wire and 190 KiB of read budget with the per-frame
     // charge, so the hub has to stop reading and resume as the session catches up.
