@@ -8,6 +8,10 @@ set -euo pipefail
 OLD=$1; NEW=$2; LG=$3; ROUNDS=${4:-3}; OUT=${5:-/tmp/paired}
 mkdir -p "$OUT"
 export ONECLASS_JWT_SECRET=loadtest-bench-secret-0123456789abcdef
+# The load generator drives one teacher per class far above a person's pace (hundreds of
+# publishes a second); the publish quotas' defaults protect production, so the benchmark lifts them.
+export ONECLASS_RATE_LIMITS__USER__PUBLISH__PER_SECOND=1000000 ONECLASS_RATE_LIMITS__USER__PUBLISH__BURST=1000000
+export ONECLASS_RATE_LIMITS__SCHOOL_WRITES__PER_SECOND=1000000 ONECLASS_RATE_LIMITS__SCHOOL_WRITES__BURST=1000000
 for r in $(seq 1 "$ROUNDS"); do
   for which in old new; do
     bin=$OLD; [ $which = new ] && bin=$NEW

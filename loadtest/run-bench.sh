@@ -32,6 +32,10 @@ BARE_ADDR=127.0.0.1:8090
 
 mkdir -p "$OUT"
 export ONECLASS_JWT_SECRET=$SECRET
+# The load generator drives one teacher per class far above a person's pace (hundreds of
+# publishes a second); the publish quotas' defaults protect production, so the benchmark lifts them.
+export ONECLASS_RATE_LIMITS__USER__PUBLISH__PER_SECOND=1000000 ONECLASS_RATE_LIMITS__USER__PUBLISH__BURST=1000000
+export ONECLASS_RATE_LIMITS__SCHOOL_WRITES__PER_SECOND=1000000 ONECLASS_RATE_LIMITS__SCHOOL_WRITES__BURST=1000000
 
 hub_built() { grep -q "placeholder" "$ROOT/hub/src/main.rs" 2>/dev/null && return 1; [ -f "$ROOT/hub/src/main.rs" ]; }
 

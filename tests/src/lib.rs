@@ -30,7 +30,17 @@ pub fn test_settings(data_dir: &Path) -> Settings {
     s.journal.data_dir = data_dir.to_owned();
     s.auth.jwt_secret = Some(SECRET.into());
     s.auth.leeway_s = 0;
+    // Many tests publish hundreds of messages at once from one user (replay, slow consumers,
+    // resume); the production publish quotas would refuse them. The tests of the quotas
+    // themselves (abuse_limits) set their own.
+    s.rate_limits.user.publish = bench_quota();
+    s.rate_limits.school_writes = bench_quota();
     s
+}
+
+/// A quota no test reaches.
+fn bench_quota() -> oneclass_actors::rate_limit::Quota {
+    oneclass_actors::rate_limit::Quota::new(1_000_000, 1_000_000).expect("non-zero")
 }
 
 /// A hub running in this process on its own actix system thread.

@@ -350,10 +350,16 @@ mod tests {
                 "ONECLASS_RATE_LIMITS__USER__PUBLISH",
                 "{per_second=2,burst=9}",
             );
+            // A quota's fields one variable each, as the benchmark scripts set them (a quota
+            // always names both).
+            jail.set_env("ONECLASS_RATE_LIMITS__SCHOOL_WRITES__PER_SECOND", "1000000");
+            jail.set_env("ONECLASS_RATE_LIMITS__SCHOOL_WRITES__BURST", "2000000");
             let s = load(false)?;
             assert_eq!(s.rate_limits.strikes, 7);
             assert_eq!(s.rate_limits.strike_window, Duration::from_secs(3));
             assert_eq!(s.rate_limits.user.publish.burst.get(), 9);
+            assert_eq!(s.rate_limits.school_writes.per_second.get(), 1_000_000);
+            assert_eq!(s.rate_limits.school_writes.burst.get(), 2_000_000);
             Ok(())
         });
     }
