@@ -119,11 +119,13 @@ async fn a_deleted_event_is_not_served_as_a_gap_and_makes_the_hub_unready() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_page_makes_the_hub_unready_instead_of_taking_appends() {
-    // ~3 KB messages, so the newest events fill the last pages of the file.
+    // ~3 KB messages, so c1's events fill most of the file, oldest first. The middle fifth of
+    // the file is overwritten: pages only history reads reach, not the writer (which touches
+    // the newest pages) nor a connecting session.
     let tmp = seeded(120, 3000).await;
     let path = tmp.path().join(JOURNAL_FILE);
     let len = std::fs::metadata(&path).unwrap().len();
-    let (start, end) = (len * 3 / 4 / 4096 * 4096, len / 4096 * 4096);
+    let (start, end) = (len * 2 / 5 / 4096 * 4096, len * 3 / 5 / 4096 * 4096);
     let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
     file.seek(SeekFrom::Start(start)).unwrap();
     file.write_all(&vec![0xA5; (end - start) as usize]).unwrap();
@@ -131,7 +133,14 @@ async fn a_corrupt_page_makes_the_hub_unready_instead_of_taking_appends() {
     drop(file);
 
     let hub = TestHub::spawn_on(tmp, |_| {});
-    let page = history(&hub).await;
+    let (mut c, _) = hub.connect(Codec::Json, &teacher()).await;
+    let page: Result<History, _> = c
+        .request_ok(Command::History {
+            channel: class(),
+            before: Some(66),
+            limit: Some(10),
+        })
+        .await;
     assert!(
         page.is_err(),
         "a page from corrupt storage was served: {page:?}"
