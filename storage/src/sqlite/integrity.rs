@@ -34,13 +34,16 @@ use oneclass_protocol::journal::EventEnvelope;
 /// What [`checked_head`] found wrong, for [`StorageError::Damaged`].
 pub(crate) type Damage = String;
 
+/// A stream's last seq and its hash.
+pub(crate) type LastLink = (u64, [u8; 32]);
+
 /// The seq and hash of `stream`'s last event, after checking that the stored head agrees with
 /// the events and that the last event's link holds; `None` for a stream with neither. The outer
 /// error is the driver's (the writer decides whether it is fatal), the inner one the damage.
 pub(crate) fn checked_head(
     conn: &Connection,
     stream: &str,
-) -> rusqlite::Result<Result<Option<(u64, [u8; 32])>, Damage>> {
+) -> rusqlite::Result<Result<Option<LastLink>, Damage>> {
     let stored: Option<i64> = conn
         .prepare_cached("SELECT head FROM streams WHERE stream = ?1")?
         .query_row([stream], |r| r.get(0))
