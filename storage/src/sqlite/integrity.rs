@@ -2,8 +2,8 @@
 //! refused instead of served (the offline `journal verify` walks whole streams; this is the
 //! online share of that work).
 //!
-//! Two checks, both answering [`StorageError::Damaged`], which the backend treats as fatal (the
-//! writer stops taking appends and health turns bad; see `errors.rs` and [`super::reads`]):
+//! Two checks; what they find becomes [`StorageError::Damaged`], which the backend treats as
+//! fatal (the writer stops taking appends and health turns bad; see `writer.rs` and `reads.rs`):
 //!
 //! - [`checked_head`]: when the writer loads a stream's head into its cache (the stream's first
 //!   append since start, or after the cache was dropped), the stored head must name the stream's
