@@ -13,8 +13,9 @@
 //! it afterwards. So, in three layers:
 //!
 //! 1. Past [`super::SqliteOptions::wal_checkpoint_bytes`] (the soft bound) this thread follows
-//!    its PASSIVE checkpoint with a TRUNCATE one. TRUNCATE takes the write lock, copies the
-//!    frames the passive pass left (few, since it just ran), waits until no reader is still
+//!    its PASSIVE checkpoint with up to [`CATCH_UP_PASSES`] more PASSIVE passes (until little is
+//!    left to copy), then a TRUNCATE. TRUNCATE takes the write lock, copies the frames the
+//!    passive passes left, waits until no reader is still
 //!    reading from the WAL, then truncates the file to zero bytes. While it holds the write lock
 //!    the writer's next `BEGIN IMMEDIATE` waits on it (through its busy timeout), so appends pause
 //!    for the copy of the remaining frames and the wait for readers. That wait is capped by this
@@ -48,6 +49,13 @@ use super::errors::map_sqlite;
 /// gives up until the next interval. Short, because the writer waits behind it; well below the
 /// writer's own busy timeout, so a checkpoint can never make a commit fail.
 pub(crate) const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Most extra PASSIVE passes before a TRUNCATE; each copies what arrived during the last one.
+const CATCH_UP_PASSES: usize = 4;
+
+/// WAL frames still to copy (about 4 KiB each) below which the TRUNCATE may go ahead: a few
+/// milliseconds of copying while the writer waits.
+const CATCH_UP_FRAMES: i64 = 256;
 
 type Stop = Arc<(Mutex<bool>, Condvar)>;
 
@@ -130,6 +138,16 @@ fn truncate_if_large(conn: &Connection, plan: &CheckpointPlan) {
     let size = std::fs::metadata(&plan.wal_path).map_or(0, |m| m.len());
     if size <= plan.truncate_above {
         return;
+    }
+    // Catch up with more PASSIVE passes first (they do not block the writer), so the TRUNCATE,
+    // which does, has only the last few frames left to copy.
+    for _ in 0..CATCH_UP_PASSES {
+        let left = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok(r.get::<_, i64>(1)? - r.get::<_, i64>(2)?)
+        });
+        if !matches!(left, Ok(frames) if frames > CATCH_UP_FRAMES) {
+            break;
+        }
     }
     match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
         r.get::<_, i64>(0)
