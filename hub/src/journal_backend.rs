@@ -1,6 +1,9 @@
 //! Choosing and opening the journal backend.
 //!
-//! The embedded SQLite journal under the data directory is the default. A journal URL
+//! The embedded SQLite journal under the data directory is the default; the directory's
+//! `journal.id` ([`crate::journal_marker`]) keeps a missing, emptied or swapped journal file from
+//! starting as a new journal. Its WAL bounds come from `journal.wal_checkpoint_bytes` and
+//! `journal.wal_max_bytes`. A journal URL
 //! (`ONECLASS_JOURNAL` or `journal.url`) switches to ScyllaDB (or Apache Cassandra) and takes
 //! precedence over the data directory:
 //!
@@ -22,9 +25,10 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use oneclass_storage::scylla::{Consistency, Dialect, ScyllaJournal, ScyllaOptions};
-use oneclass_storage::{SqliteJournal, Storage};
+use oneclass_storage::{SqliteJournal, SqliteOptions, Storage};
 
 use crate::config::Settings;
+use crate::journal_marker::JournalMarker;
 
 /// File name of the embedded journal inside the data directory.
 pub const JOURNAL_FILE: &str = "journal.db";
@@ -158,8 +162,16 @@ pub fn open_journal(settings: &Settings) -> anyhow::Result<Arc<dyn Storage>> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let path = data_dir.join(JOURNAL_FILE);
-    let journal = SqliteJournal::open(&path)
+    let marker = JournalMarker::read(data_dir)?;
+    marker.check_file(&path)?;
+    let options = SqliteOptions {
+        wal_checkpoint_bytes: settings.journal.wal_checkpoint_bytes,
+        wal_max_bytes: settings.journal.wal_max_bytes,
+        ..SqliteOptions::default()
+    };
+    let journal = SqliteJournal::open_with(&path, options)
         .with_context(|| format!("opening journal {}", path.display()))?;
+    marker.check_identity(&path, journal.identity())?;
     Ok(Arc::new(journal))
 }
 

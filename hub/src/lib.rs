@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod error_tracking;
 pub mod journal_backend;
+pub mod journal_marker;
 pub mod middleware;
 pub mod request_span;
 pub mod routes;

@@ -1,6 +1,7 @@
 //! `oneclass-hub journal verify`: recomputes the hash chain of every stream that has events of a
 //! school in a time range. A changed payload, a changed field or a missing event breaks the chain
-//! at the first altered event, which is what gets reported.
+//! at the first altered event, which is what gets reported; so does a stream whose stored head is
+//! not its last event (the first seq above the lower of the two).
 
 use std::collections::BTreeSet;
 

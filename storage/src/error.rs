@@ -2,8 +2,9 @@
 //!
 //! Callers (actors, the hub's HTTP layer) decide what to do from the predicates
 //! [`StorageError::is_not_found`], [`StorageError::is_conflict`] and
-//! [`StorageError::is_unavailable`], [`StorageError::is_invalid`]; they never see or match on a driver's error type, so a
-//! second backend can slot in without touching them.
+//! [`StorageError::is_unavailable`], [`StorageError::is_invalid`], [`StorageError::is_damaged`];
+//! they never see or match on a driver's error type, so a second backend can slot in without
+//! touching them.
 
 use std::error::Error as StdError;
 
@@ -24,6 +25,13 @@ pub enum StorageError {
     /// after a fatal error; the process is meant to restart and recover from the file.
     #[error("journal unavailable: {0}")]
     Unavailable(String),
+    /// The stored journal is damaged: the file is corrupt (SQLite's `SQLITE_CORRUPT` or
+    /// `SQLITE_NOTADB`), a hash link does not match, seqs have a gap, or a stream's stored head
+    /// disagrees with its last event. Fatal like a failed fsync: the backend stops taking
+    /// appends and reports [`crate::Health::Failed`]; the operator restores from a backup
+    /// (`oneclass-hub journal verify` locates the damage). Callers answer `unavailable`.
+    #[error("journal damaged: {0}")]
+    Damaged(String),
     /// The request itself is malformed (empty stream name, bad page token, zero limit, …).
     #[error("invalid request: {0}")]
     Invalid(String),
@@ -54,6 +62,11 @@ impl StorageError {
         matches!(self, StorageError::Unavailable(_))
     }
 
+    /// True when the stored journal was found damaged (see [`StorageError::Damaged`]).
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, StorageError::Damaged(_))
+    }
+
     /// True when the request itself was malformed (bad page token, zero limit, empty names):
     /// the caller's fault, answered `bad_request`, never worth a retry.
     pub fn is_invalid(&self) -> bool {
@@ -80,6 +93,7 @@ mod tests {
             StorageError::Conflict("x".into()),
             StorageError::Unavailable("x".into()),
             StorageError::Invalid("x".into()),
+            StorageError::Damaged("x".into()),
             StorageError::backend("x", "driver said no"),
         ];
         let flags: Vec<_> = all
@@ -90,17 +104,19 @@ mod tests {
                     e.is_conflict(),
                     e.is_unavailable(),
                     e.is_invalid(),
+                    e.is_damaged(),
                 )
             })
             .collect();
         assert_eq!(
             flags,
             vec![
-                (true, false, false, false),
-                (false, true, false, false),
-                (false, false, true, false),
-                (false, false, false, true),
-                (false, false, false, false),
+                (true, false, false, false, false),
+                (false, true, false, false, false),
+                (false, false, true, false, false),
+                (false, false, false, true, false),
+                (false, false, false, false, true),
+                (false, false, false, false, false),
             ]
         );
     }

@@ -141,6 +141,14 @@ pub fn verify_run(
     Ok((prev, expected))
 }
 
+/// Where a stream is broken whose events chain intact up to `last` (0 for none) while its stored
+/// head says `head`: the first seq above the lower of the two when they differ (a lowered head
+/// hides the events above it, a raised one names events that do not exist), `None` when they
+/// agree. Every backend's `verify_stream` ends with this.
+pub fn head_disagreement(head: u64, last: u64) -> Option<u64> {
+    (head != last).then(|| head.min(last) + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +193,14 @@ mod tests {
 
         let gap = vec![chain[0].clone(), chain[2].clone()];
         assert_eq!(verify_run(GENESIS_HASH, 1, &gap), Err(2));
+    }
+
+    #[test]
+    fn a_head_that_disagrees_with_the_last_event_either_way_is_a_break() {
+        assert_eq!(head_disagreement(10, 10), None);
+        assert_eq!(head_disagreement(0, 0), None);
+        assert_eq!(head_disagreement(5, 10), Some(6), "lowered head");
+        assert_eq!(head_disagreement(12, 10), Some(11), "raised head");
+        assert_eq!(head_disagreement(3, 0), Some(1), "head without events");
     }
 }

@@ -52,4 +52,4 @@ pub use journal::{AppendOutcome, AppendRequest, Journal, MAX_PAGE};
 pub use memory::{MemoryJournal, MemoryOptions};
 pub use oneclass_protocol::journal::EventEnvelope;
 pub use queries::{EventPage, EventQueries, EventQuery};
-pub use sqlite::{SqliteJournal, SqliteOptions};
+pub use sqlite::{JournalIdentity, SqliteJournal, SqliteOptions};

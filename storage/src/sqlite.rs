@@ -8,12 +8,21 @@
 //! read-only connections (module `reads`) on tokio's blocking pool. The layout of the file is in
 //! module `schema`.
 //!
+//! The WAL is bounded: a checkpoint thread copies it back off the commit path and truncates it
+//! past [`SqliteOptions::wal_checkpoint_bytes`]; past [`SqliteOptions::wal_max_bytes`] the writer
+//! does so itself before the next group (module `checkpointer` has the whole story).
+//!
+//! Damage is not served: reads by stream are checked against the hash chain and the writer checks
+//! each stream's head when it first loads it (module `integrity`); a damaged or corrupt file
+//! fails the journal like a failed fsync ([`StorageError::Damaged`], [`Health::Failed`]).
+//!
 //! Dropping the last handle closes the queue and joins the writer after it finished the commands
 //! already queued. Killing the process instead loses nothing that was acknowledged; SQLite
 //! recovers the WAL on the next open.
 
 mod checkpointer;
 mod errors;
+mod integrity;
 mod reads;
 mod schema;
 mod writer;
@@ -37,6 +46,7 @@ use crate::journal::{AppendOutcome, AppendRequest, Journal};
 use crate::queries::{EventPage, EventQueries, EventQuery};
 use oneclass_protocol::journal::EventEnvelope;
 use reads::ReadPool;
+pub use schema::JournalIdentity;
 use writer::{Command, Queued, Shared, Writer, WriterConfig};
 
 /// Tunables of [`SqliteJournal`]; the defaults suit a two-core machine.
@@ -55,7 +65,23 @@ pub struct SqliteOptions {
     pub prune_interval: Duration,
     /// How often the WAL is copied back into the database file, off the commit path.
     pub checkpoint_interval: Duration,
+    /// The WAL's soft bound in bytes: past it the checkpoint thread truncates the WAL (waiting
+    /// briefly for readers, pausing appends while it copies the last frames), and the WAL file
+    /// is cut back to this size whenever it restarts (`journal_size_limit`). 0 turns both off.
+    pub wal_checkpoint_bytes: u64,
+    /// The WAL's hard bound in bytes: past it the writer truncates the WAL itself before the
+    /// next group, so appends wait for the copy. 0 turns it off (the WAL can then grow without
+    /// bound under sustained writes).
+    pub wal_max_bytes: u64,
 }
+
+/// Default of [`SqliteOptions::wal_checkpoint_bytes`]: 64 MiB, a few seconds of a busy hub's
+/// appends, small next to any disk, and cheap to copy in one go.
+pub const DEFAULT_WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// Default of [`SqliteOptions::wal_max_bytes`]: 256 MiB, four soft bounds, reached only when the
+/// checkpoint thread cannot get the write lock.
+pub const DEFAULT_WAL_MAX_BYTES: u64 = 256 << 20;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
@@ -65,6 +91,8 @@ impl Default for SqliteOptions {
             max_group_events: 4096,
             prune_interval: Duration::from_secs(600),
             checkpoint_interval: Duration::from_secs(1),
+            wal_checkpoint_bytes: DEFAULT_WAL_CHECKPOINT_BYTES,
+            wal_max_bytes: DEFAULT_WAL_MAX_BYTES,
         }
     }
 }
@@ -72,6 +100,8 @@ impl Default for SqliteOptions {
 /// The SQLite-backed [`Journal`].
 pub struct SqliteJournal {
     path: PathBuf,
+    /// Read from (or written into) the file at open.
+    identity: JournalIdentity,
     /// `None` only while dropping, so the writer sees the queue close.
     tx: Option<Sender<Queued>>,
     /// Free slots in the writer's queue.
@@ -104,15 +134,31 @@ impl SqliteJournal {
     /// Opens the journal file at `path` with the given options.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StorageError> {
         let path = path.as_ref().to_path_buf();
-        let conn = schema::open_writer(&path)?;
-        let reads = ReadPool::open(&path, options.read_connections)?;
-        let checkpointer = checkpointer::Checkpointer::start(&path, options.checkpoint_interval)?;
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut wal_path = path.clone().into_os_string();
+        wal_path.push("-wal");
+        let wal_path = PathBuf::from(wal_path);
+        let size_limit = match options.wal_checkpoint_bytes {
+            0 => -1,
+            n => i64::try_from(n).unwrap_or(i64::MAX),
+        };
+        let (conn, identity) = schema::open_writer(&path, size_limit)?;
         let shared = Arc::new(Shared::default());
+        let reads = ReadPool::open(&path, options.read_connections, shared.clone())?;
+        let checkpointer = checkpointer::Checkpointer::start(
+            &path,
+            checkpointer::CheckpointPlan {
+                interval: options.checkpoint_interval,
+                wal_path: wal_path.clone(),
+                truncate_above: options.wal_checkpoint_bytes,
+            },
+        )?;
+        let (tx, rx) = crossbeam_channel::unbounded();
         shared.writer_alive.store(true, Ordering::SeqCst);
         let config = WriterConfig {
             max_group_events: options.max_group_events.max(1),
             prune_interval: options.prune_interval,
+            wal_path,
+            wal_max_bytes: options.wal_max_bytes,
         };
         let writer = Writer::new(conn, rx, shared.clone(), config);
         let handle = std::thread::Builder::new()
@@ -121,6 +167,7 @@ impl SqliteJournal {
             .map_err(|e| StorageError::backend("start the journal writer thread", e))?;
         Ok(SqliteJournal {
             path,
+            identity,
             tx: Some(tx),
             slots: Arc::new(Semaphore::new(options.queue_capacity.max(1))),
             shared,
@@ -133,6 +180,11 @@ impl SqliteJournal {
     /// The journal file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The journal's identity, drawn when the file was created (kept in the file itself).
+    pub fn identity(&self) -> JournalIdentity {
+        self.identity
     }
 
     /// TEST AID (feature `fault-injection`). Makes the next `n` append batches fail *after* the writer assigned their seqs

@@ -63,6 +63,12 @@ pub struct JournalSettings {
     /// A `scylla://host:port,…/keyspace?…` URL; when set the journal lives there instead of in
     /// `data_dir` (see `journal_backend`). An empty string counts as unset.
     pub url: Option<String>,
+    /// Embedded journal: WAL size in bytes past which the checkpoint thread truncates the WAL
+    /// (and the size a restarted WAL is cut back to). 0 turns it off.
+    pub wal_checkpoint_bytes: u64,
+    /// Embedded journal: WAL size in bytes past which the writer truncates the WAL itself, making
+    /// appends wait for the copy. 0 turns it off (the WAL may then grow without bound).
+    pub wal_max_bytes: u64,
 }
 
 /// A public key for verifying production tokens.
@@ -123,6 +129,8 @@ impl Default for JournalSettings {
         Self {
             data_dir: PathBuf::from("./data"),
             url: None,
+            wal_checkpoint_bytes: oneclass_storage::sqlite::DEFAULT_WAL_CHECKPOINT_BYTES,
+            wal_max_bytes: oneclass_storage::sqlite::DEFAULT_WAL_MAX_BYTES,
         }
     }
 }
@@ -143,6 +151,11 @@ impl Default for AuthSettings {
 impl Settings {
     /// Fails fast on settings that cannot work, naming the key.
     pub fn validate(&self) -> anyhow::Result<()> {
+        let j = &self.journal;
+        anyhow::ensure!(
+            j.wal_max_bytes == 0 || j.wal_max_bytes >= j.wal_checkpoint_bytes,
+            "journal.wal_max_bytes must be 0 or at least journal.wal_checkpoint_bytes"
+        );
         let l = &self.limits;
         anyhow::ensure!(
             l.heartbeat.as_secs() >= 1,

@@ -10,7 +10,7 @@ use scylla::serialize::row::SerializeRow;
 use scylla::statement::prepared::PreparedStatement;
 
 use crate::error::StorageError;
-use crate::hash::{verify_run, GENESIS_HASH};
+use crate::hash::{head_disagreement, verify_run, GENESIS_HASH};
 use crate::idempotency::IDEMPOTENCY_TTL;
 use crate::journal::MAX_PAGE;
 use crate::queries::{EventPage, EventQuery};
@@ -442,7 +442,7 @@ pub(crate) async fn verify_stream(
 ) -> Result<Option<u64>, StorageError> {
     // The head is read first: events appended meanwhile only extend what is checked, while a
     // head above the last stored event reveals a truncated stream.
-    let head = head(j, stream).await?.map_or(0, |h| h.seq);
+    let head = head_of(j, stream).await?;
     let mut prev = GENESIS_HASH;
     let mut next = 1u64;
     loop {
@@ -455,7 +455,18 @@ pub(crate) async fn verify_stream(
             Err(broken) => return Ok(Some(broken)),
         }
         if page.len() < VERIFY_PAGE {
-            return Ok((next <= head).then_some(next));
+            let last = next - 1;
+            if last <= head {
+                return Ok(head_disagreement(head, last));
+            }
+            // Events above the head read first may be appends made meanwhile: only a head that
+            // is still below them now is lowered.
+            let now = head_of(j, stream).await?;
+            return Ok((last > now).then(|| now + 1));
         }
     }
+}
+
+async fn head_of(j: &ScyllaJournal, stream: &str) -> Result<u64, StorageError> {
+    Ok(head(j, stream).await?.map_or(0, |h| h.seq))
 }

@@ -2,7 +2,13 @@
 //! tokio's blocking pool so an actor's thread never waits on the disk.
 //!
 //! In WAL mode readers never block the writer nor each other; each read sees the file as of its
-//! last commit, so anything acknowledged before a read started is visible to it.
+//! last commit, so anything acknowledged before a read started is visible to it. (A RESTART or
+//! TRUNCATE checkpoint does wait for readers; see `checkpointer.rs`.)
+//!
+//! Reads by stream and seq are checked against the hash chain before they are returned
+//! (`integrity.rs`). A read that finds the journal damaged, by a broken link or by SQLite
+//! reporting a corrupt file, marks the whole journal failed through [`Shared`]: the writer then
+//! refuses every append and the hub goes unready, exactly as after a failed fsync.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,11 +19,13 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Semaphore;
 
 use crate::error::StorageError;
-use crate::hash::{verify_run, GENESIS_HASH};
+use crate::hash::{head_disagreement, verify_run, GENESIS_HASH};
 use crate::journal::MAX_PAGE;
 use crate::queries::{EventPage, EventQuery};
 use crate::sqlite::errors::map_sqlite;
+use crate::sqlite::integrity::check_page;
 use crate::sqlite::schema::{envelope_from_row, open_reader, seq_param, EVENT_COLUMNS};
+use crate::sqlite::writer::Shared;
 use oneclass_protocol::journal::EventEnvelope;
 
 /// Events read per step while verifying a stream, bounding memory for long streams.
@@ -29,6 +37,8 @@ pub(crate) struct ReadPool {
     free: Arc<Semaphore>,
     /// The idle connections.
     conns: Arc<Mutex<Vec<Connection>>>,
+    /// The journal's fatal flag, set by a read that finds the file damaged.
+    shared: Arc<Shared>,
 }
 
 /// Returns a borrowed connection to the pool even if the query panics.
@@ -46,7 +56,11 @@ impl Drop for Lent {
 }
 
 impl ReadPool {
-    pub(crate) fn open(path: &Path, size: usize) -> Result<Self, StorageError> {
+    pub(crate) fn open(
+        path: &Path,
+        size: usize,
+        shared: Arc<Shared>,
+    ) -> Result<Self, StorageError> {
         let size = size.max(1);
         let conns = (0..size)
             .map(|_| open_reader(path))
@@ -54,10 +68,12 @@ impl ReadPool {
         Ok(ReadPool {
             free: Arc::new(Semaphore::new(size)),
             conns: Arc::new(Mutex::new(conns)),
+            shared,
         })
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool.
+    /// Runs `f` with a pooled connection on the blocking pool. A [`StorageError::Damaged`]
+    /// answer also fails the journal.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
@@ -70,6 +86,7 @@ impl ReadPool {
             .await
             .map_err(|_| StorageError::Unavailable("read pool closed".into()))?;
         let pool = self.conns.clone();
+        let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
             // unwrap: holding a permit guarantees a free connection in the vector.
             let conn = pool.lock().pop().unwrap();
@@ -81,6 +98,9 @@ impl ReadPool {
             let r = f(lent.conn.as_ref().unwrap());
             drop(lent);
             drop(permit);
+            if let Err(e @ StorageError::Damaged(_)) = &r {
+                shared.set_fatal(e.to_string());
+            }
             r
         })
         .await
@@ -92,7 +112,21 @@ fn clamp(limit: usize) -> i64 {
     limit.min(MAX_PAGE) as i64
 }
 
+/// Events of `stream` from `from_seq`, checked against the chain.
 pub(crate) fn read_stream(
+    conn: &Connection,
+    stream: &str,
+    from_seq: u64,
+    limit: usize,
+) -> Result<Vec<EventEnvelope>, StorageError> {
+    let events = read_stream_unchecked(conn, stream, from_seq, limit)?;
+    check_page(conn, stream, &events)?;
+    Ok(events)
+}
+
+/// Events of `stream` from `from_seq` as stored; `verify_stream` checks them itself so it can
+/// say where the chain breaks.
+fn read_stream_unchecked(
     conn: &Connection,
     stream: &str,
     from_seq: u64,
@@ -130,6 +164,7 @@ pub(crate) fn read_stream_before(
         .map_err(map)?;
     let mut events: Vec<EventEnvelope> = rows.collect::<Result<_, _>>().map_err(map)?;
     events.reverse();
+    check_page(conn, stream, &events)?;
     Ok(events)
 }
 
@@ -227,14 +262,19 @@ pub(crate) fn read_cursors(
     rows.collect::<Result<_, _>>().map_err(map)
 }
 
+/// Walks `stream`'s whole chain; the first seq that is broken, or where the stored head and the
+/// last event disagree, or `None`.
 pub(crate) fn verify_stream(conn: &Connection, stream: &str) -> Result<Option<u64>, StorageError> {
-    // The head is read first: events appended meanwhile only extend what is checked, while a
-    // head above the last stored event reveals a truncated stream.
-    let head = heads(conn, &[stream.to_owned()])?[0];
+    // One read transaction for the head and every page, so an append committed meanwhile cannot
+    // make the head and the events disagree; dropped (rolled back) on return.
+    let snapshot = conn
+        .unchecked_transaction()
+        .map_err(|e| map_sqlite("begin a read", e))?;
+    let head = heads(&snapshot, &[stream.to_owned()])?[0];
     let mut prev = GENESIS_HASH;
     let mut next = 1u64;
     loop {
-        let page = read_stream(conn, stream, next, VERIFY_PAGE)?;
+        let page = read_stream_unchecked(&snapshot, stream, next, VERIFY_PAGE)?;
         match verify_run(prev, next, &page) {
             Ok((hash, after)) => {
                 prev = hash;
@@ -243,7 +283,7 @@ pub(crate) fn verify_stream(conn: &Connection, stream: &str) -> Result<Option<u6
             Err(broken) => return Ok(Some(broken)),
         }
         if page.len() < VERIFY_PAGE {
-            return Ok((next <= head).then_some(next));
+            return Ok(head_disagreement(head, next - 1));
         }
     }
 }

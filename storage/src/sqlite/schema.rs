@@ -10,12 +10,16 @@
 //!   pruned after [`crate::IDEMPOTENCY_TTL`].
 //! - `read_cursors`: per user and channel, the highest seq the user has read.
 //! - `schema_version`: one row; a file written by a newer layout is refused.
+//! - `journal_identity`: one row, the journal's random id and creation time, written with the
+//!   schema (or on the first open of a file from before this table existed). The hub records it
+//!   beside the file so an emptied or replaced journal is noticed (hub's `journal_marker`). An
+//!   additive table: it needed no schema version of its own.
 
 use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::types::Type;
-use rusqlite::{Connection, OpenFlags, Row};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
 use crate::error::StorageError;
@@ -77,10 +81,16 @@ CREATE TABLE read_cursors (
 pub(crate) const EVENT_COLUMNS: &str =
     "school_id, day, event_id, stream, seq, kind, actor, occurred_at, payload, hash";
 
-/// Opens the writer's connection: creates the file and schema if needed, switches to WAL and
+/// Opens the writer's connection (and returns the journal's identity): creates the file and
+/// schema if needed, switches to WAL and
 /// `synchronous=FULL`, and checks both took effect (a silently weaker setting would lose
 /// acknowledged appends on power failure, which no crash test can reveal).
-pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
+/// `journal_size_limit` is the WAL size in bytes SQLite truncates the file to when the log
+/// restarts (negative: never).
+pub(crate) fn open_writer(
+    path: &Path,
+    journal_size_limit: i64,
+) -> Result<(Connection, JournalIdentity), StorageError> {
     let conn = Connection::open(path).map_err(|e| map_sqlite("open the journal file", e))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| map_sqlite("set busy timeout", e))?;
@@ -102,13 +112,17 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, StorageError> {
             "synchronous is {sync}, FULL ({SYNCHRONOUS_FULL}) required for durable appends"
         )));
     }
+    // Whenever the WAL starts again from its beginning, cut the file back to this size
+    // (checkpointer.rs); -1 keeps SQLite's default of never shrinking it.
+    conn.pragma_update(None, "journal_size_limit", journal_size_limit)
+        .map_err(|e| map_sqlite("set journal size limit", e))?;
     conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)
         .map_err(|e| map_sqlite("set cache size", e))?;
     // Checkpoints run on their own thread (checkpointer.rs), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)
         .map_err(|e| map_sqlite("turn off automatic checkpoints", e))?;
-    migrate(&conn)?;
-    Ok(conn)
+    let identity = migrate(&conn)?;
+    Ok((conn, identity))
 }
 
 /// Opens a read-only connection to a file the writer has already set up.
@@ -123,8 +137,47 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, StorageError> {
     Ok(conn)
 }
 
-/// Creates the schema in an empty file, or checks the version of an existing one.
-fn migrate(conn: &Connection) -> Result<(), StorageError> {
+/// The journal's identity: who it is and when it was created (`journal_identity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalIdentity {
+    /// Random, drawn when the journal was created.
+    pub id: Uuid,
+    /// When the identity was drawn, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+}
+
+/// Reads the identity, drawing one if this file has none yet. Runs inside [`migrate`]'s
+/// transaction.
+fn identity(conn: &Connection) -> rusqlite::Result<JournalIdentity> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS journal_identity (
+             id         BLOB    NOT NULL,
+             created_at INTEGER NOT NULL
+         );",
+    )?;
+    let found = conn
+        .query_row("SELECT id, created_at FROM journal_identity", [], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })
+        .optional()?;
+    if let Some((id, created_at_ms)) = found {
+        let id = Uuid::from_slice(&id).map_err(|_| blob_error(0, "journal id"))?;
+        return Ok(JournalIdentity { id, created_at_ms });
+    }
+    let fresh = JournalIdentity {
+        id: Uuid::new_v4(),
+        created_at_ms: oneclass_protocol::timestamp::now_ms(),
+    };
+    conn.execute(
+        "INSERT INTO journal_identity (id, created_at) VALUES (?1, ?2)",
+        rusqlite::params![fresh.id.as_bytes().as_slice(), fresh.created_at_ms],
+    )?;
+    Ok(fresh)
+}
+
+/// Creates the schema in an empty file, or checks the version of an existing one; returns the
+/// journal's identity.
+fn migrate(conn: &Connection) -> Result<JournalIdentity, StorageError> {
     let map = |e| map_sqlite("prepare the schema", e);
     conn.execute_batch(
         "BEGIN IMMEDIATE; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
@@ -148,10 +201,11 @@ fn migrate(conn: &Connection) -> Result<(), StorageError> {
             Some(v) => Err(StorageError::Unavailable(format!(
                 "journal file has schema version {v}, this build understands {SCHEMA_VERSION}"
             ))),
-        }
+        }?;
+        identity(conn).map_err(map)
     })();
     match result {
-        Ok(()) => conn.execute_batch("COMMIT").map_err(map),
+        Ok(id) => conn.execute_batch("COMMIT").map_err(map).map(|()| id),
         Err(e) => {
             // The original error is what matters; a failed rollback adds nothing.
             let _ = conn.execute_batch("ROLLBACK");

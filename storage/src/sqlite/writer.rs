@@ -11,8 +11,16 @@
 //! A failed COMMIT (or any I/O-class error) is fatal: the group's callers and every later one get
 //! [`StorageError::Unavailable`] and [`crate::Health`] turns bad. Continuing would risk
 //! acknowledging writes whose durability is unknown; the process restarts and recovers instead.
+//! Damage found in the file is fatal the same way, whoever finds it: the writer when it loads a
+//! stream's head (`integrity::checked_head`: the stored head must be the last event and that
+//! event's link must hold), or a read connection ([`Shared::set_fatal`]).
+//!
+//! The WAL's hard bound: after a group's callers are answered, the writer looks at the WAL's size
+//! and, past [`super::SqliteOptions::wal_max_bytes`], runs a TRUNCATE checkpoint itself before
+//! taking the next group (see `checkpointer.rs` for the soft bound that normally keeps it lower).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +35,7 @@ use crate::hash::{next_link, Link};
 use crate::idempotency::IDEMPOTENCY_TTL;
 use crate::journal::{AppendOutcome, AppendRequest};
 use crate::sqlite::errors::{is_fatal, map_sqlite};
+use crate::sqlite::integrity::checked_head;
 use crate::sqlite::schema::{envelope_from_row, seq_param, EVENT_COLUMNS};
 use crate::validate::validate;
 use oneclass_protocol::timestamp::{day_of_ms, now_ms};
@@ -49,6 +58,17 @@ pub(crate) struct Shared {
     pub fail_batches: AtomicU64,
     /// Test aid: how many group commits still have to fail as if the fsync had failed.
     pub fail_commits: AtomicU64,
+}
+
+impl Shared {
+    /// Fails the journal for good (the first reason is kept): appends are refused from now on.
+    pub(crate) fn set_fatal(&self, reason: String) {
+        let mut fatal = self.fatal.lock();
+        if fatal.is_none() {
+            tracing::error!(message = "journal writer stopped accepting appends", %reason);
+            *fatal = Some(reason);
+        }
+    }
 }
 
 /// A request to the writer.
@@ -164,6 +184,10 @@ pub(crate) struct WriterConfig {
     pub max_group_events: usize,
     /// See [`super::SqliteOptions::prune_interval`].
     pub prune_interval: Duration,
+    /// The journal's WAL file (`<journal>-wal`).
+    pub wal_path: PathBuf,
+    /// See [`super::SqliteOptions::wal_max_bytes`]; 0 = no hard bound.
+    pub wal_max_bytes: u64,
 }
 
 /// The writer thread's state.
@@ -254,12 +278,36 @@ impl Writer {
     }
 
     fn go_fatal(&mut self, reason: String) {
-        tracing::error!(message = "journal writer stopped accepting appends", %reason);
-        let mut fatal = self.shared.fatal.lock();
-        if fatal.is_none() {
-            *fatal = Some(reason);
-        }
+        self.shared.set_fatal(reason);
         self.heads.clear();
+    }
+
+    /// Past the hard bound, copies the WAL back and truncates it before the next group: the
+    /// appends queued meanwhile wait for it (this is the backpressure that keeps the WAL
+    /// bounded when the checkpoint thread cannot keep up). Readers holding an old snapshot make
+    /// it wait up to the busy timeout and then give up; the next group tries again.
+    fn bound_wal(&mut self) {
+        if self.config.wal_max_bytes == 0 {
+            return;
+        }
+        let size = std::fs::metadata(&self.config.wal_path).map_or(0, |m| m.len());
+        if size <= self.config.wal_max_bytes {
+            return;
+        }
+        let outcome = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            });
+        match outcome {
+            Ok(0) => tracing::debug!(message = "WAL truncated by the writer", wal_bytes = size),
+            Ok(_) => tracing::warn!(
+                message = "WAL past its hard bound and readers blocked the checkpoint",
+                wal_bytes = size
+            ),
+            Err(e) if is_fatal(&e) => self.go_fatal(format!("checkpoint the WAL: {e}")),
+            Err(e) => tracing::warn!(message = "WAL checkpoint by the writer failed", error = %e),
+        }
     }
 
     fn until_next_prune(&self) -> Duration {
@@ -320,7 +368,10 @@ impl Writer {
         }
         let fatal = fatal.or_else(|| self.commit());
         match fatal {
-            None => done.into_iter().for_each(Done::send),
+            None => {
+                done.into_iter().for_each(Done::send);
+                self.bound_wal();
+            }
             Some(reason) => {
                 // The transaction may be half-applied in the file's view; discard it.
                 let _ = self.conn.execute_batch("ROLLBACK");
@@ -356,6 +407,8 @@ impl Writer {
                 Ok(outcomes) => (Done::Append(reply, Ok(outcomes)), false),
                 Err(Failure::Request(e)) => (Done::Append(reply, Err(e)), true),
                 Err(Failure::Fatal(reason)) => {
+                    // Failed before answering, so a caller who sees the error also sees health.
+                    self.go_fatal(reason.clone());
                     drop(reply.send(Err(StorageError::Unavailable(reason.clone()))));
                     return Err(reason);
                 }
@@ -384,7 +437,10 @@ impl Writer {
                 match r {
                     Ok(v) => (Done::Count(reply, Ok(v as u64)), false),
                     Err(e) => match Failure::from_sqlite("set read cursor", e) {
-                        Failure::Fatal(reason) => return Err(reason),
+                        Failure::Fatal(reason) => {
+                            self.go_fatal(reason.clone());
+                            return Err(reason);
+                        }
                         Failure::Request(e) => (Done::Count(reply, Err(e)), true),
                     },
                 }
@@ -398,7 +454,10 @@ impl Writer {
             ) {
                 Ok(n) => (Done::Count(reply, Ok(n as u64)), false),
                 Err(e) => match Failure::from_sqlite("prune idempotency keys", e) {
-                    Failure::Fatal(reason) => return Err(reason),
+                    Failure::Fatal(reason) => {
+                        self.go_fatal(reason.clone());
+                        return Err(reason);
+                    }
                     Failure::Request(e) => (Done::Count(reply, Err(e)), true),
                 },
             },
@@ -439,29 +498,13 @@ impl Writer {
         if let Some(h) = self.heads.get(stream) {
             return Ok(Some(*h));
         }
-        let found = self
-            .conn
-            .prepare_cached(
-                "SELECT s.head, e.hash FROM streams s
-                 JOIN events e ON e.stream = s.stream AND e.seq = s.head
-                 WHERE s.stream = ?1",
-            )
-            .and_then(|mut st| {
-                st.query_row([stream], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })
-                .optional()
-            })
-            .map_err(|e| Failure::from_sqlite("read stream head", e))?;
-        Ok(match found {
-            None => None,
-            Some((seq, hash)) => Some(Head {
-                seq: seq as u64,
-                hash: hash.try_into().map_err(|_| {
-                    Failure::Fatal(format!("stored hash of {stream} is not 32 bytes"))
-                })?,
-            }),
-        })
+        // Only on a cache miss: checked once per stream per cache fill (integrity.rs).
+        match checked_head(&self.conn, stream)
+            .map_err(|e| Failure::from_sqlite("read stream head", e))?
+        {
+            Ok(found) => Ok(found.map(|(seq, hash)| Head { seq, hash })),
+            Err(damage) => Err(Failure::Fatal(StorageError::Damaged(damage).to_string())),
+        }
     }
 
     fn append(

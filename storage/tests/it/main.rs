@@ -9,6 +9,7 @@ mod memory;
 #[path = "../../../tests/src/peer.rs"]
 mod peer;
 mod sqlite;
+mod sqlite_damage;
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ mod closes;
 mod cql;
 mod durability;
 mod journal_api;
+mod journal_integrity;
 mod metrics;
 mod notifications;
 mod notify_hardening;
