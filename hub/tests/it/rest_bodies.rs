@@ -314,25 +314,30 @@ fn roster_bodies_never_answer_5xx_or_text() {
 
 #[test]
 fn query_strings_and_methods_never_answer_5xx_or_text() {
+    // Weighted towards a request that succeeds (GET of the member list with a plain or empty
+    // query), so that a run always reaches a 2xx: with even weights a run of 200 cases could
+    // miss every success, and the check that the generator reaches a success failed at random.
     let path = prop_oneof![
-        Just("/v1/schools/s1/members"),
-        Just("/v1/schools/s1/members/p1"),
-        Just("/v1/analytics/summary"),
-        Just("/v1/journal/events"),
-        Just("/v1/notifications"),
-        Just("/v1/nowhere"),
+        4 => Just("/v1/schools/s1/members"),
+        1 => Just("/v1/schools/s1/members/p1"),
+        1 => Just("/v1/analytics/summary"),
+        1 => Just("/v1/journal/events"),
+        1 => Just("/v1/notifications"),
+        1 => Just("/v1/nowhere"),
     ];
     let query = prop_oneof![
-        "(school=s1&)?(from=2026-01-0[1-3]&)?(to=2026-01-0[1-3]&)?(limit=-?[0-9]{1,4}&)?(after=[a-z0-9]{0,3}&)?(class=c[12])?",
-        "[A-Za-z0-9=&%+._~-]{0,60}",
+        2 => Just(String::new()),
+        2 => "(limit=[1-9]&)?(class=c[12])?",
+        1 => "(school=s1&)?(from=2026-01-0[1-3]&)?(to=2026-01-0[1-3]&)?(limit=-?[0-9]{1,4}&)?(after=[a-z0-9]{0,3}&)?(class=c[12])?",
+        1 => "[A-Za-z0-9=&%+._~-]{0,60}",
     ];
-    let method = prop::sample::select(vec![
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::DELETE,
-        Method::PATCH,
-    ]);
+    let method = prop_oneof![
+        5 => Just(Method::GET),
+        1 => Just(Method::POST),
+        1 => Just(Method::PUT),
+        1 => Just(Method::DELETE),
+        1 => Just(Method::PATCH),
+    ];
     every_answer_is_a_2xx_or_a_json_4xx((method, path, query).prop_map(|(method, path, query)| {
         Req {
             method,
