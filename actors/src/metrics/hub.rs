@@ -48,6 +48,22 @@ struct RateLimitLabels {
     scope: &'static str,
 }
 
+/// The labels of `oneclass_delivery_attempts_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryAttemptLabels {
+    /// The configured provider name (`telone`, `econet`, …).
+    provider: String,
+    /// The client's outcome class (`sent`, `retry_after`, `retry_backoff`, `drop_recipient`,
+    /// `fix_message`, `fix_config`).
+    outcome: &'static str,
+}
+
+/// The label of the per-provider gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
 /// The metrics of one hub. Shared as `Arc<Metrics>`; every handle is cheap to record into from
 /// any thread.
 #[derive(Debug)]
@@ -94,6 +110,12 @@ pub struct Metrics {
     pub rate_limit_keys: Gauge,
     /// Channel states held by school actors (a channel with subscribers or writes in flight).
     pub channel_states: Gauge,
+    /// Provider calls by provider and outcome class.
+    delivery_attempts: Family<DeliveryAttemptLabels, Counter>,
+    /// Deliveries waiting in each provider actor's queue (in flight not included).
+    provider_queue_depth: Family<ProviderLabels, Gauge>,
+    /// Each provider's circuit: 0 closed, 1 half-open, 2 open.
+    provider_circuit_state: Family<ProviderLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -224,6 +246,24 @@ impl Metrics {
             "Channel states held by school actors",
             channel_states.clone(),
         );
+        let delivery_attempts = Family::<DeliveryAttemptLabels, Counter>::default();
+        registry.register(
+            "oneclass_delivery_attempts",
+            "Provider calls by provider and outcome",
+            delivery_attempts.clone(),
+        );
+        let provider_queue_depth = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "oneclass_provider_queue_depth",
+            "Deliveries queued at each provider actor",
+            provider_queue_depth.clone(),
+        );
+        let provider_circuit_state = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "oneclass_provider_circuit_state",
+            "Each provider's circuit breaker: 0 closed, 1 half-open, 2 open",
+            provider_circuit_state.clone(),
+        );
         Self {
             registry,
             ws_connections,
@@ -243,7 +283,57 @@ impl Metrics {
             rate_limit_closes,
             rate_limit_keys,
             channel_states,
+            delivery_attempts,
+            provider_queue_depth,
+            provider_circuit_state,
         }
+    }
+
+    /// Counts one provider call that ended in `outcome` (an `Outcome::class`).
+    pub fn delivery_attempt(&self, provider: &str, outcome: &'static str) {
+        self.delivery_attempts
+            .get_or_create(&DeliveryAttemptLabels {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// How many calls to `provider` ended in `outcome`.
+    pub fn delivery_attempts(&self, provider: &str, outcome: &'static str) -> u64 {
+        self.delivery_attempts
+            .get(&DeliveryAttemptLabels {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .map_or(0, |c| c.get())
+    }
+
+    /// Sets `provider`'s queue depth.
+    pub fn set_provider_queue_depth(&self, provider: &str, depth: usize) {
+        self.provider_queue_depth
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Sets `provider`'s circuit-state gauge (0 closed, 1 half-open, 2 open).
+    pub fn set_provider_circuit_state(&self, provider: &str, state: i64) {
+        self.provider_circuit_state
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .set(state);
+    }
+
+    /// `provider`'s circuit-state gauge.
+    pub fn provider_circuit_state(&self, provider: &str) -> i64 {
+        self.provider_circuit_state
+            .get(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .map_or(0, |g| g.get())
     }
 
     /// Counts a command refused by the `scope` quota of `op` (labels as in [`crate::rate_limit`]).

@@ -16,6 +16,9 @@ fn the_registered_event_kinds_are_exactly_these() {
             "roster.member.removed",
             "auth.token.revoked",
             "audit.bodies.accessed",
+            "delivery.attempt.started",
+            "delivery.attempt.finished",
+            "provider.circuit.changed",
         ]
     );
 }
@@ -57,6 +60,7 @@ fn every_stream_form_the_hub_writes_has_this_exact_name() {
         (StreamName::notification("n-1"), "notification:n-1"),
         (StreamName::Revocations, "auth:revoked"),
         (StreamName::audit("s1"), "audit:s1"),
+        (StreamName::provider("telone"), "provider:telone"),
     ];
     for (stream, name) in cases {
         assert_eq!(stream.to_string(), name);
