@@ -537,3 +537,18 @@ impl Handler<Status> for ProviderActor {
         })
     }
 }
+
+/// Stops the actor as a failure would, so its supervisor restarts it (tests of the restart).
+#[cfg(any(test, feature = "fault-injection"))]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Fail;
+
+#[cfg(any(test, feature = "fault-injection"))]
+impl Handler<Fail> for ProviderActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Fail, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

@@ -34,6 +34,8 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
+#[cfg(any(test, feature = "fault-injection"))]
+pub use actor::Fail;
 pub use actor::{Delivery, ProviderActor, ProviderStatus, Sent, Status, Submit};
 pub use circuit::{Admission, Circuit, CircuitPolicy, CircuitState, Transition};
 pub use client::{

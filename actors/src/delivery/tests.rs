@@ -508,3 +508,37 @@ async fn a_message_of_another_kind_is_refused_before_it_is_queued() {
         "{refused:?}"
     );
 }
+
+#[actix_rt::test]
+async fn a_restarted_actor_answers_what_it_held_stopped_and_serves_again() {
+    tokio::time::pause();
+    let sb = sandbox().await;
+    let journal = Arc::new(MemoryJournal::new());
+    let mut s = settings(1, 1);
+    s.max_in_flight = 1;
+    let addr =
+        ProviderActor::new(telone(&sb), s, journal, Arc::new(Metrics::new())).start_supervised();
+    assert!(addr
+        .send(sms("d0", "0712345678", "x"))
+        .await
+        .unwrap()
+        .is_ok());
+    // Queued behind the limiter for an hour when the actor fails.
+    let held = actix_rt::spawn(addr.send(sms("d1", "0712345678", "x")));
+    while addr.send(Status).await.unwrap().queued == 0 {
+        tokio::task::yield_now().await;
+    }
+    addr.do_send(Fail);
+    let answer = held.await.unwrap().unwrap();
+    assert_eq!(answer, Err(Failure::Stopped));
+    assert!(answer.unwrap_err().fails_over());
+    // The same address serves again, with a fresh (full) limiter.
+    let status = addr.send(Status).await.unwrap();
+    assert_eq!((status.queued, status.circuit), (0, CircuitState::Closed));
+    assert!(addr
+        .send(sms("d2", "0712345678", "x"))
+        .await
+        .unwrap()
+        .is_ok());
+    assert_eq!(sb.sms_outbox().len(), 2);
+}

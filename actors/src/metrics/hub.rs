@@ -394,6 +394,33 @@ mod tests {
     }
 
     #[test]
+    fn delivery_metrics_are_labelled_by_provider_and_outcome() {
+        let m = Metrics::new();
+        m.delivery_attempt("telone", "sent");
+        m.delivery_attempt("telone", "sent");
+        m.delivery_attempt("econet", "retry_backoff");
+        m.set_provider_queue_depth("telone", 7);
+        m.set_provider_circuit_state("econet", 2);
+        assert_eq!(m.delivery_attempts("telone", "sent"), 2);
+        assert_eq!(m.provider_circuit_state("econet"), 2);
+        let text = rendered(&m);
+        for (name, value) in [
+            (
+                "oneclass_delivery_attempts_total{provider=\"telone\",outcome=\"sent\"}",
+                2.0,
+            ),
+            (
+                "oneclass_delivery_attempts_total{provider=\"econet\",outcome=\"retry_backoff\"}",
+                1.0,
+            ),
+            ("oneclass_provider_queue_depth{provider=\"telone\"}", 7.0),
+            ("oneclass_provider_circuit_state{provider=\"econet\"}", 2.0),
+        ] {
+            assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+        }
+    }
+
+    #[test]
     fn two_metrics_instances_do_not_share_counts() {
         let a = Metrics::new();
         let b = Metrics::new();

@@ -102,3 +102,58 @@ fn notification_payloads_have_exactly_these_fields() {
     };
     assert_eq!(keys(&encode_payload(&posted)), ["notification_id"]);
 }
+
+#[test]
+fn delivery_payloads_have_exactly_these_fields() {
+    use oneclass_protocol::journal::{
+        encode_payload, DeliveryAttemptFinished, DeliveryAttemptStarted, ProviderCircuitChanged,
+    };
+    fn keys(bytes: &[u8]) -> Vec<String> {
+        let map: serde_json::Map<String, serde_json::Value> = rmp_serde::from_slice(bytes).unwrap();
+        map.keys().cloned().collect()
+    }
+    let started = DeliveryAttemptStarted {
+        delivery_id: "d1".into(),
+        attempt: 1,
+        segments: 2,
+        probe: false,
+    };
+    assert_eq!(
+        keys(&encode_payload(&started)),
+        ["attempt", "delivery_id", "probe", "segments"]
+    );
+    // Every optional field present; each is left out when `None`.
+    let finished = DeliveryAttemptFinished {
+        delivery_id: "d1".into(),
+        attempt: 1,
+        status: "retry_after".into(),
+        decision: "retry".into(),
+        provider_message_id: Some("TL1".into()),
+        detail: Some("429".into()),
+        duration_ms: 12,
+        segments: 2,
+        cost_usd: 0.0,
+        retry_in_ms: Some(40_000),
+    };
+    assert_eq!(
+        keys(&encode_payload(&finished)),
+        [
+            "attempt",
+            "cost_usd",
+            "decision",
+            "delivery_id",
+            "detail",
+            "duration_ms",
+            "provider_message_id",
+            "retry_in_ms",
+            "segments",
+            "status"
+        ]
+    );
+    let changed = ProviderCircuitChanged {
+        from: "closed".into(),
+        to: "open".into(),
+        reason: "5 consecutive failures".into(),
+    };
+    assert_eq!(keys(&encode_payload(&changed)), ["from", "reason", "to"]);
+}
