@@ -133,7 +133,7 @@ pub struct DeliveryAttemptStarted {
 }
 
 /// Payload of `delivery.attempt.finished`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryAttemptFinished {
     pub delivery_id: String,
     pub attempt: u32,
@@ -151,8 +151,11 @@ pub struct DeliveryAttemptFinished {
     /// How long the provider call took.
     pub duration_ms: u64,
     pub segments: u32,
-    /// What the attempt cost (segments × the provider's rate when sent, else 0).
-    pub cost_usd: f64,
+    /// What the attempt cost, in millionths of `currency` (segments × the provider's price
+    /// when sent, else 0); integer, as prices are kept everywhere.
+    pub cost_micros: u64,
+    /// ISO 4217 code of `cost_micros`.
+    pub currency: String,
     /// When the decision is `retry`, the wait before the next attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<u64>,

@@ -58,7 +58,7 @@ use super::decision::{decide, Decision, Failure, Health};
 use super::journal;
 use super::limiter::ProviderLimiter;
 use super::retry::RetrySchedule;
-use super::settings::ProviderSettings;
+use super::settings::ProviderActorSettings;
 use crate::events::{self, Append};
 use crate::metrics::Metrics;
 
@@ -81,7 +81,9 @@ pub struct Sent {
     /// Attempts it took here, the successful one included.
     pub attempts: u32,
     pub segments: u32,
-    pub cost_usd: f64,
+    /// What it cost, in millionths of `currency`.
+    pub cost_micros: u64,
+    pub currency: String,
 }
 
 /// Sends `0` through this provider; answered when it is sent or given up here.
@@ -127,7 +129,7 @@ pub struct ProviderActor {
     client: Arc<dyn ProviderClient>,
     journal: Arc<dyn Journal>,
     metrics: Arc<Metrics>,
-    settings: ProviderSettings,
+    settings: ProviderActorSettings,
     limiter: ProviderLimiter,
     retry: RetrySchedule,
     circuit: Circuit,
@@ -141,23 +143,18 @@ impl ProviderActor {
     /// An actor for `client` with `settings`; retry jitter seeded from the OS.
     pub fn new(
         client: Arc<dyn ProviderClient>,
-        settings: ProviderSettings,
+        settings: ProviderActorSettings,
         journal: Arc<dyn Journal>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        Self::with_retry(
-            client,
-            settings,
-            journal,
-            metrics,
-            RetrySchedule::new(settings.retry),
-        )
+        let retry = RetrySchedule::new(settings.retry);
+        Self::with_retry(client, settings, journal, metrics, retry)
     }
 
     /// The same with a given retry schedule (tests seed it).
     pub fn with_retry(
         client: Arc<dyn ProviderClient>,
-        settings: ProviderSettings,
+        settings: ProviderActorSettings,
         journal: Arc<dyn Journal>,
         metrics: Arc<Metrics>,
         retry: RetrySchedule,
@@ -394,10 +391,10 @@ impl ProviderActor {
             Decision::RetryIn(d) => ("retry", None, Some(millis(*d))),
             Decision::GiveUp(f) => (f.class(), None, None),
         };
-        let cost_usd = if provider_message_id.is_some() {
-            f64::from(segments) * self.settings.cost_per_segment_usd
+        let cost_micros = if provider_message_id.is_some() {
+            u64::from(segments).saturating_mul(self.settings.cost_per_segment_micros)
         } else {
-            0.0
+            0
         };
         let mut batch = vec![journal::attempt_finished(
             &school,
@@ -411,7 +408,8 @@ impl ProviderActor {
                 detail,
                 duration_ms: millis(duration),
                 segments,
-                cost_usd,
+                cost_micros,
+                currency: self.settings.currency.clone(),
                 retry_in_ms,
             },
         )];
@@ -442,7 +440,8 @@ impl ProviderActor {
                         provider_message_id,
                         attempts: pending.attempts,
                         segments,
-                        cost_usd,
+                        cost_micros,
+                        currency: act.settings.currency.clone(),
                     }));
                 }
                 Decision::RetryIn(delay) => act.requeue(pending, delay),

@@ -82,10 +82,14 @@ impl Clock for TokioClock {
     }
 }
 
+type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
 /// The limiter of one provider. Owned by its provider actor (one writer), so it is not shared.
+/// A provider with no contracted rate (`rate_per_hour = 0` in the configuration) has no
+/// limiter: every send may go at once.
 pub struct ProviderLimiter {
-    rate: ProviderRate,
-    inner: RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>,
+    rate: Option<ProviderRate>,
+    inner: Option<Gcra>,
 }
 
 impl std::fmt::Debug for ProviderLimiter {
@@ -97,23 +101,28 @@ impl std::fmt::Debug for ProviderLimiter {
 }
 
 impl ProviderLimiter {
-    /// A limiter at `rate`, full (a fresh provider may send its burst at once).
-    pub fn new(rate: ProviderRate) -> Self {
+    /// A limiter at `rate`, full (a fresh provider may send its burst at once); `None` lets
+    /// everything through.
+    pub fn new(rate: Option<ProviderRate>) -> Self {
         Self {
             rate,
-            inner: RateLimiter::direct_with_clock(rate.to_governor(), TokioClock::default()),
+            inner: rate
+                .map(|r| RateLimiter::direct_with_clock(r.to_governor(), TokioClock::default())),
         }
     }
 
-    /// The rate it enforces.
-    pub fn rate(&self) -> ProviderRate {
+    /// The rate it enforces, if any.
+    pub fn rate(&self) -> Option<ProviderRate> {
         self.rate
     }
 
     /// Takes one send's cell now, or says how long until one is there (nothing is taken then).
     pub fn try_send(&self) -> Result<(), Refusal> {
-        self.inner.check().map_err(|not_until| Refusal {
-            retry_after: not_until.wait_time_from(self.inner.clock().now()),
+        let Some(inner) = &self.inner else {
+            return Ok(());
+        };
+        inner.check().map_err(|not_until| Refusal {
+            retry_after: not_until.wait_time_from(inner.clock().now()),
         })
     }
 
@@ -123,7 +132,8 @@ impl ProviderLimiter {
     /// by at most the burst still unspent (GCRA offers no way to read that without taking it).
     pub fn drain_time(&self, queued: usize) -> Duration {
         let n = u32::try_from(queued).unwrap_or(u32::MAX);
-        self.rate.interval().saturating_mul(n)
+        self.rate
+            .map_or(Duration::ZERO, |r| r.interval().saturating_mul(n))
     }
 }
 
@@ -131,13 +141,22 @@ impl ProviderLimiter {
 mod tests {
     use super::*;
 
+    #[test]
+    fn no_contracted_rate_lets_everything_through() {
+        let limiter = ProviderLimiter::new(None);
+        for _ in 0..10_000 {
+            limiter.try_send().unwrap();
+        }
+        assert_eq!(limiter.drain_time(10_000), Duration::ZERO);
+    }
+
     fn rate(per_hour: u32, burst: u32) -> ProviderRate {
         ProviderRate::new(per_hour, burst).unwrap()
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_fresh_limiter_lets_its_burst_through_then_one_per_interval() {
-        let limiter = ProviderLimiter::new(rate(1000, 3));
+        let limiter = ProviderLimiter::new(Some(rate(1000, 3)));
         for _ in 0..3 {
             limiter.try_send().unwrap();
         }
@@ -156,7 +175,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn over_an_hour_it_lets_through_no_more_than_the_rate_plus_the_burst() {
-        let limiter = ProviderLimiter::new(rate(500, 5));
+        let limiter = ProviderLimiter::new(Some(rate(500, 5)));
         let start = tokio::time::Instant::now();
         let mut sent = 0u32;
         while start.elapsed() < Duration::from_secs(3600) {
@@ -172,7 +191,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_refused_send_takes_nothing() {
-        let limiter = ProviderLimiter::new(rate(3600, 1));
+        let limiter = ProviderLimiter::new(Some(rate(3600, 1)));
         limiter.try_send().unwrap();
         for _ in 0..10 {
             assert!(limiter.try_send().is_err());
@@ -183,7 +202,7 @@ mod tests {
 
     #[test]
     fn drain_time_is_the_queue_at_the_sustained_rate() {
-        let limiter = ProviderLimiter::new(rate(1000, 10));
+        let limiter = ProviderLimiter::new(Some(rate(1000, 10)));
         assert_eq!(limiter.drain_time(0), Duration::ZERO);
         assert_eq!(limiter.drain_time(1000), Duration::from_secs(3600));
     }

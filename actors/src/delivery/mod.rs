@@ -12,7 +12,7 @@
 //! |---|---|
 //! | `actor.rs` | [`ProviderActor`]: the queue, the pump, the attempt and its journal entries, restart |
 //! | `client.rs` | [`ProviderClient`] over the clients' capability traits, and [`OutboundMessage`] |
-//! | `settings.rs` | [`ProviderSettings`]: rate, queue bound, in-flight calls, policies, price |
+//! | `settings.rs` | [`ProviderActorSettings`]: rate, queue bound, in-flight calls, policies, price |
 //! | `limiter.rs` | [`ProviderLimiter`]: the contracted rate as `governor` GCRA on tokio's clock |
 //! | `retry.rs` | [`RetrySchedule`]: backoff with full jitter, `Retry-After` within bounds |
 //! | `circuit.rs` | [`Circuit`]: the breaker's states and transitions as a pure table |
@@ -45,4 +45,4 @@ pub use client::{
 pub use decision::{decide, Decision, Failure, Health};
 pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
 pub use retry::{Retry, RetryPolicy, RetrySchedule};
-pub use settings::{ProviderSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};
+pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};

@@ -86,15 +86,16 @@ fn kannel(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
     Arc::new(SmsProvider(Arc::new(client)))
 }
 
-fn settings(per_hour: u32, burst: u32) -> ProviderSettings {
-    let mut s = ProviderSettings::at_rate(ProviderRate::new(per_hour, burst).unwrap());
+fn settings(per_hour: u32, burst: u32) -> ProviderActorSettings {
+    let mut s = ProviderActorSettings::at_rate(Some(ProviderRate::new(per_hour, burst).unwrap()));
     s.retry = RetryPolicy {
         base: Duration::from_secs(1),
         cap: Duration::from_secs(10),
         max_attempts: 3,
         max_retry_after: Duration::from_secs(120),
     };
-    s.cost_per_segment_usd = 0.0108;
+    // Econet's US$0.0108 a part.
+    s.cost_per_segment_micros = 10_800;
     s
 }
 
@@ -104,16 +105,12 @@ struct Rig {
     metrics: Arc<Metrics>,
 }
 
-fn start(client: Arc<dyn ProviderClient>, settings: ProviderSettings) -> Rig {
+fn start(client: Arc<dyn ProviderClient>, settings: ProviderActorSettings) -> Rig {
     let journal = Arc::new(MemoryJournal::new());
     let metrics = Arc::new(Metrics::new());
-    let actor = ProviderActor::with_retry(
-        client,
-        settings,
-        journal.clone(),
-        metrics.clone(),
-        RetrySchedule::seeded(settings.retry, 11),
-    );
+    let retry = RetrySchedule::seeded(settings.retry, 11);
+    let actor =
+        ProviderActor::with_retry(client, settings, journal.clone(), metrics.clone(), retry);
     Rig {
         addr: actor.start(),
         journal,
@@ -232,7 +229,7 @@ async fn retry_after_from_the_provider_is_waited_for_exactly_then_the_send_goes(
         ),
         ("retry_after", "retry", Some(40_000))
     );
-    assert_eq!(first.cost_usd, 0.0, "a refused attempt costs nothing");
+    assert_eq!(first.cost_micros, 0, "a refused attempt costs nothing");
 }
 
 #[actix_rt::test]
@@ -249,7 +246,7 @@ async fn every_attempt_is_journaled_before_and_after_the_call_with_its_id_segmen
         .unwrap()
         .unwrap();
     assert_eq!(sent.segments, 2);
-    assert!((sent.cost_usd - 0.0216).abs() < 1e-9, "{sent:?}");
+    assert_eq!((sent.cost_micros, sent.currency.as_str()), (21_600, "USD"));
     let events = journal_of(&rig.journal, "kannel").await;
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].0, kinds::DELIVERY_ATTEMPT_STARTED);
@@ -272,7 +269,7 @@ async fn every_attempt_is_journaled_before_and_after_the_call_with_its_id_segmen
         Some(sent.provider_message_id.as_str())
     );
     assert_eq!(end.segments, 2);
-    assert!((end.cost_usd - 0.0216).abs() < 1e-9);
+    assert_eq!((end.cost_micros, end.currency.as_str()), (21_600, "USD"));
 }
 
 #[actix_rt::test]

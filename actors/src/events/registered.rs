@@ -94,7 +94,8 @@ fn every_append_the_actors_build() -> Vec<Append> {
         detail: None,
         duration_ms: 5,
         segments: 1,
-        cost_usd: 0.0108,
+        cost_micros: 10_800,
+        currency: "USD".into(),
         retry_in_ms: None,
     };
     all.push(delivery::journal::attempt_finished(

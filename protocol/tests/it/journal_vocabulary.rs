@@ -132,14 +132,16 @@ fn delivery_payloads_have_exactly_these_fields() {
         detail: Some("429".into()),
         duration_ms: 12,
         segments: 2,
-        cost_usd: 0.0,
+        cost_micros: 0,
+        currency: "USD".into(),
         retry_in_ms: Some(40_000),
     };
     assert_eq!(
         keys(&encode_payload(&finished)),
         [
             "attempt",
-            "cost_usd",
+            "cost_micros",
+            "currency",
             "decision",
             "delivery_id",
             "detail",
