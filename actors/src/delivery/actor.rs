@@ -65,8 +65,8 @@ use crate::metrics::Metrics;
 /// One message for one recipient, to send through this provider.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// The hub's id of this delivery; given to the provider as the message's reference and
-    /// written on every attempt.
+    /// The hub's id of this delivery, written on every attempt. The caller also makes it the
+    /// message's own `reference`, so the provider's delivery reports lead back to it.
     pub delivery_id: String,
     /// The school it is sent for (the journal's partition).
     pub school: String,

@@ -573,3 +573,61 @@ async fn telone_at_its_contracted_thousand_an_hour_sends_no_more_in_an_hour() {
     }
     assert_eq!(sb.sms_outbox().len(), 1200);
 }
+
+fn whatsapp(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
+    use oneclass_clients::whatsapp::{CloudApiClient, WhatsAppConfig};
+    let client = CloudApiClient::new(
+        WhatsAppConfig {
+            base_url: sb.url("whatsapp"),
+            api_version: "v23.0".into(),
+            phone_number_id: "100000000000001".into(),
+            access_token: "sandbox-whatsapp-token".into(),
+        },
+        &http(),
+        SystemClock::shared(),
+    )
+    .unwrap();
+    Arc::new(WhatsAppProvider(Arc::new(client)))
+}
+
+fn whatsapp_text(id: &str, to: &str) -> Submit {
+    use oneclass_clients::whatsapp::{WaBody, WaMessage};
+    Submit(Delivery {
+        delivery_id: id.into(),
+        school: "s1".into(),
+        message: OutboundMessage::WhatsApp(WaMessage {
+            to: to.into(),
+            reference: id.into(),
+            body: WaBody::Text {
+                body: "Exam results are out".into(),
+                preview_url: false,
+            },
+        }),
+    })
+}
+
+#[actix_rt::test]
+async fn the_whatsapp_adapter_sends_and_a_number_not_on_whatsapp_ends_the_channel() {
+    tokio::time::pause();
+    let sb = sandbox().await;
+    let rig = start(whatsapp(&sb), settings(3600, 10));
+    let sent = rig
+        .addr
+        .send(whatsapp_text("w1", "263771234567"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(sent.provider_message_id.starts_with("wamid"), "{sent:?}");
+    let failure = rig
+        .addr
+        .send(whatsapp_text("w2", "263779990026"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(failure, Failure::RecipientUnreachable(_)),
+        "{failure:?}"
+    );
+    assert!(!failure.fails_over());
+    assert_eq!(journal_of(&rig.journal, "whatsapp").await.len(), 4);
+}
