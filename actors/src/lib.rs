@@ -21,6 +21,7 @@
 //! | `school/` | the school actor, one concept per file (batch, channel, members, subscribe, …) |
 //! | `session/` | the WebSocket session, one concept per file (frames, connect, subscriptions, replay, recovery, queries, outbound queue, writer, live-session index) |
 //! | `events/` | the journal gateway: typed appends, idempotency keys, payload encoding, audit |
+//! | `delivery/` | one provider actor per outside provider: GCRA pacing, bounded queue, retries, circuit breaker, journaled attempts |
 //! | `notify/` | notifications: audience resolution, the journal events of one notification, the contents inbox events reference |
 //! | `identity/` | credentials beyond signatures: token revocation |
 //! | `client_view` | which journal kinds a client sees, as protocol events |
@@ -32,12 +33,12 @@
 //! | `wire_error` | the one mapping from storage and mailbox errors to wire errors |
 //!
 //! Families still to come each get a folder here when their first file lands (none exists yet):
-//! `delivery/` (provider actors: rate limits, circuit breaking, retries, failover per kind),
 //! `payments/` (payment sagas rebuilt from the journal), `webhooks/` (outbound webhook
 //! endpoints and their ordered queues), `files/` (bounded media processing off the workers), and
 //! more of `identity/` (MFA, API keys) and `notify/` (the dispatcher and its fallback policy).
 
 pub mod client_view;
+pub mod delivery;
 pub mod events;
 pub mod frame_limits;
 pub mod identity;

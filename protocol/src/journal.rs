@@ -55,6 +55,15 @@ pub mod kinds {
     pub const TOKEN_REVOKED: &str = "auth.token.revoked";
     /// An admin read message bodies through the journal API (stream `audit:{school}`).
     pub const BODIES_ACCESSED: &str = "audit.bodies.accessed";
+    /// A provider actor is about to call its provider for one delivery (stream
+    /// `provider:{name}`), written before the call ([`super::DeliveryAttemptStarted`]).
+    pub const DELIVERY_ATTEMPT_STARTED: &str = "delivery.attempt.started";
+    /// The provider call of one attempt ended (stream `provider:{name}`), with its outcome
+    /// ([`super::DeliveryAttemptFinished`]).
+    pub const DELIVERY_ATTEMPT_FINISHED: &str = "delivery.attempt.finished";
+    /// A provider's circuit breaker changed state (stream `provider:{name}`,
+    /// [`super::ProviderCircuitChanged`]).
+    pub const PROVIDER_CIRCUIT_CHANGED: &str = "provider.circuit.changed";
 
     /// Every registered kind.
     pub const ALL: &[&str] = &[
@@ -65,6 +74,9 @@ pub mod kinds {
         MEMBER_REMOVED,
         TOKEN_REVOKED,
         BODIES_ACCESSED,
+        DELIVERY_ATTEMPT_STARTED,
+        DELIVERY_ATTEMPT_FINISHED,
+        PROVIDER_CIRCUIT_CHANGED,
     ];
 
     /// Whether `kind` is registered.
@@ -103,6 +115,60 @@ pub struct NotificationPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationPosted {
     pub notification_id: String,
+}
+
+/// Payload of `delivery.attempt.started`. No recipient address: the delivery id leads to it, and
+/// the provider's stream stays free of personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttemptStarted {
+    /// The hub's id of the delivery (the request id the provider is given as its reference).
+    pub delivery_id: String,
+    /// 1 for the first attempt at this provider.
+    pub attempt: u32,
+    /// Billed units of the message (SMS parts; 1 for other kinds).
+    pub segments: u32,
+    /// Whether this call is the half-open circuit's probe.
+    #[serde(default)]
+    pub probe: bool,
+}
+
+/// Payload of `delivery.attempt.finished`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryAttemptFinished {
+    pub delivery_id: String,
+    pub attempt: u32,
+    /// The client's outcome class: `sent`, `retry_after`, `retry_backoff`, `drop_recipient`,
+    /// `fix_message`, `fix_config`.
+    pub status: String,
+    /// What the actor does next: `done`, `retry`, or the failure class it gave up with.
+    pub decision: String,
+    /// The provider's id of the message, when it took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    /// The provider's reason, when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// How long the provider call took.
+    pub duration_ms: u64,
+    pub segments: u32,
+    /// What the attempt cost, in millionths of `currency` (segments × the provider's price
+    /// when sent, else 0); integer, as prices are kept everywhere.
+    pub cost_micros: u64,
+    /// ISO 4217 code of `cost_micros`.
+    pub currency: String,
+    /// When the decision is `retry`, the wait before the next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+}
+
+/// Payload of `provider.circuit.changed`; journaled under the school of the delivery whose
+/// attempt caused the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderCircuitChanged {
+    /// `closed`, `open` or `half_open`.
+    pub from: String,
+    pub to: String,
+    pub reason: String,
 }
 
 /// Encodes a payload as a MessagePack map.

@@ -10,6 +10,7 @@
 //! | `notification:{id}` | one notification as requested, with its recipients | the school actor |
 //! | `auth:revoked` | token revocations, for every school | the revocation module |
 //! | `audit:{school}` | accesses to personal data (message bodies) | the journal gateway's audit |
+//! | `provider:{name}` | one outside provider's attempts and circuit changes, for every school | its provider actor |
 //!
 //! Ids follow the channel rule (1–64 of `A-Z a-z 0-9 _ - .`), so no part contains a colon and a
 //! name splits unambiguously. A notification id is the UUID of its request. Parsing a name the hub
@@ -36,6 +37,8 @@ pub enum StreamName {
     Revocations,
     /// `audit:{school}`
     Audit { school: String },
+    /// `provider:{name}`
+    Provider { name: String },
 }
 
 /// Why a stream name was refused.
@@ -71,6 +74,7 @@ impl StreamName {
             "roster" => Ok(Self::Roster { school: one_id()? }),
             "notification" => Ok(Self::Notification { id: one_id()? }),
             "audit" => Ok(Self::Audit { school: one_id()? }),
+            "provider" => Ok(Self::Provider { name: one_id()? }),
             _ => Err(StreamError::UnknownKind(name.to_owned())),
         }
     }
@@ -91,6 +95,13 @@ impl StreamName {
     pub fn audit(school: &str) -> Self {
         Self::Audit {
             school: school.to_owned(),
+        }
+    }
+
+    /// The stream of one outside provider (`telone`, `econet`, …).
+    pub fn provider(name: &str) -> Self {
+        Self::Provider {
+            name: name.to_owned(),
         }
     }
 
@@ -117,6 +128,7 @@ impl fmt::Display for StreamName {
             Self::Notification { id } => write!(f, "notification:{id}"),
             Self::Revocations => f.write_str(REVOCATIONS),
             Self::Audit { school } => write!(f, "audit:{school}"),
+            Self::Provider { name } => write!(f, "provider:{name}"),
         }
     }
 }
@@ -143,6 +155,7 @@ mod tests {
             "notification:01936f8e-7c3a-7b42-9d1e-2f3a4b5c6d7e",
             "auth:revoked",
             "audit:s1",
+            "provider:telone",
         ] {
             assert_eq!(StreamName::parse(name).unwrap().to_string(), name);
         }

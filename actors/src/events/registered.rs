@@ -5,11 +5,14 @@
 
 use std::collections::BTreeSet;
 
-use oneclass_protocol::journal::kinds;
+use oneclass_protocol::journal::{
+    kinds, DeliveryAttemptFinished, DeliveryAttemptStarted, ProviderCircuitChanged,
+};
 use oneclass_protocol::ChannelName;
 
 use super::audit::{bodies_accessed, BodiesAccessed};
 use super::Append;
+use crate::delivery;
 use crate::identity::revocation::{revoked, TokenRevoked};
 use crate::notify::request::Stored;
 use crate::notify::{Audience, Notify};
@@ -75,6 +78,35 @@ fn every_append_the_actors_build() -> Vec<Append> {
             kind: None,
         },
     ));
+    let started = DeliveryAttemptStarted {
+        delivery_id: "d1".into(),
+        attempt: 1,
+        segments: 1,
+        probe: false,
+    };
+    all.push(delivery::journal::attempt_started("s1", "telone", &started));
+    let finished = DeliveryAttemptFinished {
+        delivery_id: "d1".into(),
+        attempt: 1,
+        status: "sent".into(),
+        decision: "done".into(),
+        provider_message_id: Some("TL1".into()),
+        detail: None,
+        duration_ms: 5,
+        segments: 1,
+        cost_micros: 10_800,
+        currency: "USD".into(),
+        retry_in_ms: None,
+    };
+    all.push(delivery::journal::attempt_finished(
+        "s1", "telone", &finished,
+    ));
+    let changed = ProviderCircuitChanged {
+        from: "closed".into(),
+        to: "open".into(),
+        reason: "5 consecutive failures".into(),
+    };
+    all.push(delivery::journal::circuit_changed("s1", "telone", &changed));
     all
 }
 

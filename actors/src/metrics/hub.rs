@@ -48,6 +48,22 @@ struct RateLimitLabels {
     scope: &'static str,
 }
 
+/// The labels of `oneclass_delivery_attempts_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryAttemptLabels {
+    /// The configured provider name (`telone`, `econet`, …).
+    provider: String,
+    /// The client's outcome class (`sent`, `retry_after`, `retry_backoff`, `drop_recipient`,
+    /// `fix_message`, `fix_config`).
+    outcome: &'static str,
+}
+
+/// The label of the per-provider gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
 /// The metrics of one hub. Shared as `Arc<Metrics>`; every handle is cheap to record into from
 /// any thread.
 #[derive(Debug)]
@@ -94,6 +110,12 @@ pub struct Metrics {
     pub rate_limit_keys: Gauge,
     /// Channel states held by school actors (a channel with subscribers or writes in flight).
     pub channel_states: Gauge,
+    /// Provider calls by provider and outcome class.
+    delivery_attempts: Family<DeliveryAttemptLabels, Counter>,
+    /// Deliveries waiting in each provider actor's queue (in flight not included).
+    provider_queue_depth: Family<ProviderLabels, Gauge>,
+    /// Each provider's circuit: 0 closed, 1 half-open, 2 open.
+    provider_circuit_state: Family<ProviderLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -224,6 +246,24 @@ impl Metrics {
             "Channel states held by school actors",
             channel_states.clone(),
         );
+        let delivery_attempts = Family::<DeliveryAttemptLabels, Counter>::default();
+        registry.register(
+            "oneclass_delivery_attempts",
+            "Provider calls by provider and outcome",
+            delivery_attempts.clone(),
+        );
+        let provider_queue_depth = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "oneclass_provider_queue_depth",
+            "Deliveries queued at each provider actor",
+            provider_queue_depth.clone(),
+        );
+        let provider_circuit_state = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "oneclass_provider_circuit_state",
+            "Each provider's circuit breaker: 0 closed, 1 half-open, 2 open",
+            provider_circuit_state.clone(),
+        );
         Self {
             registry,
             ws_connections,
@@ -243,7 +283,57 @@ impl Metrics {
             rate_limit_closes,
             rate_limit_keys,
             channel_states,
+            delivery_attempts,
+            provider_queue_depth,
+            provider_circuit_state,
         }
+    }
+
+    /// Counts one provider call that ended in `outcome` (an `Outcome::class`).
+    pub fn delivery_attempt(&self, provider: &str, outcome: &'static str) {
+        self.delivery_attempts
+            .get_or_create(&DeliveryAttemptLabels {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// How many calls to `provider` ended in `outcome`.
+    pub fn delivery_attempts(&self, provider: &str, outcome: &'static str) -> u64 {
+        self.delivery_attempts
+            .get(&DeliveryAttemptLabels {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .map_or(0, |c| c.get())
+    }
+
+    /// Sets `provider`'s queue depth.
+    pub fn set_provider_queue_depth(&self, provider: &str, depth: usize) {
+        self.provider_queue_depth
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// Sets `provider`'s circuit-state gauge (0 closed, 1 half-open, 2 open).
+    pub fn set_provider_circuit_state(&self, provider: &str, state: i64) {
+        self.provider_circuit_state
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .set(state);
+    }
+
+    /// `provider`'s circuit-state gauge.
+    pub fn provider_circuit_state(&self, provider: &str) -> i64 {
+        self.provider_circuit_state
+            .get(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .map_or(0, |g| g.get())
     }
 
     /// Counts a command refused by the `scope` quota of `op` (labels as in [`crate::rate_limit`]).
@@ -301,6 +391,33 @@ mod tests {
             let (n, v) = l.rsplit_once(' ')?;
             (n == name).then(|| v.parse().ok()).flatten()
         })
+    }
+
+    #[test]
+    fn delivery_metrics_are_labelled_by_provider_and_outcome() {
+        let m = Metrics::new();
+        m.delivery_attempt("telone", "sent");
+        m.delivery_attempt("telone", "sent");
+        m.delivery_attempt("econet", "retry_backoff");
+        m.set_provider_queue_depth("telone", 7);
+        m.set_provider_circuit_state("econet", 2);
+        assert_eq!(m.delivery_attempts("telone", "sent"), 2);
+        assert_eq!(m.provider_circuit_state("econet"), 2);
+        let text = rendered(&m);
+        for (name, value) in [
+            (
+                "oneclass_delivery_attempts_total{provider=\"telone\",outcome=\"sent\"}",
+                2.0,
+            ),
+            (
+                "oneclass_delivery_attempts_total{provider=\"econet\",outcome=\"retry_backoff\"}",
+                1.0,
+            ),
+            ("oneclass_provider_queue_depth{provider=\"telone\"}", 7.0),
+            ("oneclass_provider_circuit_state{provider=\"econet\"}", 2.0),
+        ] {
+            assert_eq!(sample(&text, name), Some(value), "{name} in\n{text}");
+        }
     }
 
     #[test]

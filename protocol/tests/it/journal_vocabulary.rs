@@ -16,6 +16,9 @@ fn the_registered_event_kinds_are_exactly_these() {
             "roster.member.removed",
             "auth.token.revoked",
             "audit.bodies.accessed",
+            "delivery.attempt.started",
+            "delivery.attempt.finished",
+            "provider.circuit.changed",
         ]
     );
 }
@@ -57,6 +60,7 @@ fn every_stream_form_the_hub_writes_has_this_exact_name() {
         (StreamName::notification("n-1"), "notification:n-1"),
         (StreamName::Revocations, "auth:revoked"),
         (StreamName::audit("s1"), "audit:s1"),
+        (StreamName::provider("telone"), "provider:telone"),
     ];
     for (stream, name) in cases {
         assert_eq!(stream.to_string(), name);
@@ -97,4 +101,61 @@ fn notification_payloads_have_exactly_these_fields() {
         notification_id: "n-1".into(),
     };
     assert_eq!(keys(&encode_payload(&posted)), ["notification_id"]);
+}
+
+#[test]
+fn delivery_payloads_have_exactly_these_fields() {
+    use oneclass_protocol::journal::{
+        encode_payload, DeliveryAttemptFinished, DeliveryAttemptStarted, ProviderCircuitChanged,
+    };
+    fn keys(bytes: &[u8]) -> Vec<String> {
+        let map: serde_json::Map<String, serde_json::Value> = rmp_serde::from_slice(bytes).unwrap();
+        map.keys().cloned().collect()
+    }
+    let started = DeliveryAttemptStarted {
+        delivery_id: "d1".into(),
+        attempt: 1,
+        segments: 2,
+        probe: false,
+    };
+    assert_eq!(
+        keys(&encode_payload(&started)),
+        ["attempt", "delivery_id", "probe", "segments"]
+    );
+    // Every optional field present; each is left out when `None`.
+    let finished = DeliveryAttemptFinished {
+        delivery_id: "d1".into(),
+        attempt: 1,
+        status: "retry_after".into(),
+        decision: "retry".into(),
+        provider_message_id: Some("TL1".into()),
+        detail: Some("429".into()),
+        duration_ms: 12,
+        segments: 2,
+        cost_micros: 0,
+        currency: "USD".into(),
+        retry_in_ms: Some(40_000),
+    };
+    assert_eq!(
+        keys(&encode_payload(&finished)),
+        [
+            "attempt",
+            "cost_micros",
+            "currency",
+            "decision",
+            "delivery_id",
+            "detail",
+            "duration_ms",
+            "provider_message_id",
+            "retry_in_ms",
+            "segments",
+            "status"
+        ]
+    );
+    let changed = ProviderCircuitChanged {
+        from: "closed".into(),
+        to: "open".into(),
+        reason: "5 consecutive failures".into(),
+    };
+    assert_eq!(keys(&encode_payload(&changed)), ["from", "reason", "to"]);
 }

@@ -1,0 +1,48 @@
+//! The delivery family: one [`ProviderActor`] per configured outside provider (SMS gateways,
+//! WhatsApp, e-mail, push), and the pure pieces it is made of.
+//!
+//! A provider actor takes deliveries (one message for one recipient), sends them no faster than
+//! the provider's contract allows, retries what the provider says is worth retrying, stops
+//! calling a provider that keeps failing, journals every attempt before and after the call, and
+//! answers each delivery with its end at this provider. Choosing a provider, failing over to the
+//! next one of the kind and the per-recipient plan are the dispatcher's (`notify/`, not built
+//! yet); [`Failure::fails_over`] is the line between the two.
+//!
+//! | file | owns |
+//! |---|---|
+//! | `actor.rs` | [`ProviderActor`]: the queue, the pump, the attempt and its journal entries, restart |
+//! | `client.rs` | [`ProviderClient`] over the clients' capability traits, and [`OutboundMessage`] |
+//! | `settings.rs` | [`ProviderActorSettings`]: rate, queue bound, in-flight calls, policies, price |
+//! | `limiter.rs` | [`ProviderLimiter`]: the contracted rate as `governor` GCRA on tokio's clock |
+//! | `retry.rs` | [`RetrySchedule`]: backoff with full jitter, `Retry-After` within bounds |
+//! | `circuit.rs` | [`Circuit`]: the breaker's states and transitions as a pure table |
+//! | `journal.rs` | the three journal entries (`delivery.attempt.started`/`finished`, `provider.circuit.changed`) on `provider:{name}` |
+//! | `decision.rs` | [`decide`]: the client's `Outcome` → done, retry, give up; [`Failure`] |
+//!
+//! Time: every piece reads `tokio::time::Instant`, so under `tokio::time::pause()` an hour of
+//! pacing, retries and cool-downs runs in no real time.
+
+mod actor;
+mod circuit;
+mod client;
+mod decision;
+pub(crate) mod journal;
+mod limiter;
+mod retry;
+mod settings;
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(any(test, feature = "fault-injection"))]
+pub use actor::Fail;
+pub use actor::{Delivery, ProviderActor, ProviderStatus, Sent, Status, Submit};
+pub use circuit::{Admission, Circuit, CircuitPolicy, CircuitState, Transition};
+pub use client::{
+    EmailProvider, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
+    WhatsAppProvider,
+};
+pub use decision::{decide, Decision, Failure, Health};
+pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
+pub use retry::{Retry, RetryPolicy, RetrySchedule};
+pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};
