@@ -34,9 +34,9 @@ use oneclass_clients::{
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::config::providers::SmsApi;
 use crate::config::providers::{parse_smtp_url, SmtpScheme};
 use crate::config::{CostTable, ProviderKind, ProviderSettings};
-use crate::config::providers::SmsApi;
 
 /// SMTP connections one mailer keeps open at most.
 const SMTP_POOL_MAX: u32 = 8;
@@ -101,8 +101,8 @@ impl ProviderRegistry {
                     name: name.clone(),
                     reason,
                 };
-                let client = build_client(name, settings, clock.clone(), templates.clone())
-                    .map_err(fail)?;
+                let client =
+                    build_client(name, settings, clock.clone(), templates.clone()).map_err(fail)?;
                 Ok(ConfiguredProvider {
                     name: name.clone(),
                     kind: settings.kind,
@@ -158,8 +158,7 @@ impl ProviderRegistry {
     pub fn log_startup(&self) {
         if self.is_empty() {
             tracing::warn!(
-                message = IN_APP_ONLY,
-                "no [providers.*] configured: notifications reach the in-app inbox only"
+                "no [providers.*] configured: {IN_APP_ONLY} (no push, WhatsApp, SMS or e-mail)"
             );
         } else {
             tracing::info!(providers = %self.summary(), "delivery providers configured");

@@ -342,7 +342,12 @@ fn credentials(sim: &Sim) -> SandboxCredentials {
         whatsapp_access_token: c.whatsapp.access_token.clone(),
         // A sandbox configured with no phone number id hands out an empty one, which the
         // WhatsApp client refuses by name.
-        whatsapp_phone_number_id: c.whatsapp.phone_number_ids.first().cloned().unwrap_or_default(),
+        whatsapp_phone_number_id: c
+            .whatsapp
+            .phone_number_ids
+            .first()
+            .cloned()
+            .unwrap_or_default(),
         fcm_service_account: sandbox_service_account(&format!("{}/oauth2/token", sim.public_url))
             .json,
         apns_key_id: apns.key_id,

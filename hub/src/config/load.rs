@@ -370,7 +370,10 @@ mod tests {
             jail.set_env("ONECLASS_TELEMETRY__ENVIRONMENT", "staging");
             jail.set_env("ONECLASS_PROVIDERS__TELONE__BASE_URL", "http://127.0.0.1:9");
             jail.set_env("ONECLASS_PROVIDERS__TELONE__SENDER", "SCHOOL");
-            jail.set_env("ONECLASS_PROVIDERS__TELONE__CREDENTIALS__USERNAME", "school");
+            jail.set_env(
+                "ONECLASS_PROVIDERS__TELONE__CREDENTIALS__USERNAME",
+                "school",
+            );
             jail.set_env("ONECLASS_PROVIDERS__TELONE__CREDENTIALS__PASSWORD", "0042");
             jail.set_env("ONECLASS_PROVIDERS__TELONE__COST__CURRENCY", "USD");
             jail.set_env("ONECLASS_PROVIDERS__TELONE__COST__SMS_SEGMENT", "0.02");
@@ -384,7 +387,11 @@ mod tests {
             let telone = &s.providers["telone"];
             assert_eq!(telone.credentials["password"].expose_secret(), "0042");
             assert_eq!(telone.cost.sms_segment.unwrap().micros(), 20_000);
-            assert_eq!(telone.kind, crate::config::ProviderKind::Sms, "telone's default");
+            assert_eq!(
+                telone.kind,
+                crate::config::ProviderKind::Sms,
+                "telone's default"
+            );
             Ok(())
         });
     }
@@ -455,7 +462,10 @@ mod tests {
             let telone = &s.providers["telone"];
             assert_eq!(telone.rate_per_hour, 60, "the file's rate over the base");
             assert_eq!(telone.burst, 3, "the environment over both");
-            assert_eq!(telone.base_url, "https://telone.example.net", "the rest from the base");
+            assert_eq!(
+                telone.base_url, "https://telone.example.net",
+                "the rest from the base"
+            );
             assert_eq!(telone.priority, 1, "the compiled-in default beneath all");
             Ok(())
         });
@@ -464,10 +474,7 @@ mod tests {
     #[test]
     fn a_broken_provider_entry_fails_naming_the_entry() {
         in_jail(|jail| {
-            jail.create_file(
-                "hub.toml",
-                &(sms_entry("telone", "{ username = \"u\" }")),
-            )?;
+            jail.create_file("hub.toml", &(sms_entry("telone", "{ username = \"u\" }")))?;
             let err = format!("{:#}", load(true).unwrap_err());
             assert!(
                 err.contains("providers.telone") && err.contains("credentials.password"),

@@ -691,7 +691,11 @@ mod tests {
             "{sms}gateway = \"kannel\"\ncredentials = {{ username = \"u\", password = \"p\" }}\n"
         );
         let p = provider_named("bulk", &ok).unwrap();
-        assert_eq!(p.sms_api("bulk"), Some(SmsApi::Kannel), "kannel needs no sender");
+        assert_eq!(
+            p.sms_api("bulk"),
+            Some(SmsApi::Kannel),
+            "kannel needs no sender"
+        );
         let apns = "kind = \"push_apns\"\nbase_url = \"http://x\"\n\
                     cost = { currency = \"USD\", push = \"0\" }\ntopic = \"t\"\n\
                     credentials = { key_id = \"K\" }\n";
@@ -728,9 +732,24 @@ mod tests {
     #[test]
     fn email_urls_say_how_the_connection_is_protected() {
         for (url, scheme, host, port) in [
-            ("smtp://mail.example.net", SmtpScheme::StartTls, "mail.example.net", 587),
-            ("smtps://mail.example.net:2465", SmtpScheme::Tls, "mail.example.net", 2465),
-            ("smtp+insecure://127.0.0.1:2525/", SmtpScheme::Plaintext, "127.0.0.1", 2525),
+            (
+                "smtp://mail.example.net",
+                SmtpScheme::StartTls,
+                "mail.example.net",
+                587,
+            ),
+            (
+                "smtps://mail.example.net:2465",
+                SmtpScheme::Tls,
+                "mail.example.net",
+                2465,
+            ),
+            (
+                "smtp+insecure://127.0.0.1:2525/",
+                SmtpScheme::Plaintext,
+                "127.0.0.1",
+                2525,
+            ),
             ("smtp://[::1]:25", SmtpScheme::StartTls, "::1", 25),
         ] {
             assert_eq!(
