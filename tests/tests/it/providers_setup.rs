@@ -385,3 +385,36 @@ async fn a_hub_with_a_broken_provider_refuses_to_start_naming_it() {
     );
     assert!(out.stdout.is_empty(), "reported a port anyway");
 }
+
+#[actix_rt::test]
+async fn serve_sandbox_listen_puts_the_in_process_simulators_where_it_says() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was free a moment ago; only another process grabbing it in between could
+    // make this fail, and then the hub's start fails loudly rather than the assertion.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let (_hub, lines) = start_hub_until(
+        dir.path(),
+        None,
+        &["--sandbox", "--sandbox-listen", &listen],
+        &["delivery providers configured"],
+    )
+    .await;
+    let base = format!("http://{listen}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&format!("simulators on {base}"))),
+        "{lines:#?}"
+    );
+    let credentials = get_json(&format!("{base}/_sim/credentials")).await;
+    assert_eq!(credentials["base_url"], base.as_str());
+    assert!(credentials["fcm_service_account"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("{base}/oauth2/token")));
+}
