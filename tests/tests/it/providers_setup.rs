@@ -62,7 +62,8 @@ async fn start_sandbox(data_dir: &Path) -> (Reaped, String) {
 }
 
 /// Starts `oneclass-hub [--config file] serve ARGS` and reads its stderr until a line
-/// contains every one of `wanted`; returns the process and the lines read.
+/// contains every one of `wanted`; returns the process and the lines read. The rest of its
+/// stderr is drained in the background until it exits.
 async fn start_hub_until(
     data_dir: &Path,
     config: Option<&Path>,
@@ -91,15 +92,20 @@ async fn start_hub_until(
         60,
         tokio::task::spawn_blocking(move || {
             let mut seen = Vec::new();
-            for line in BufReader::new(stderr).lines() {
+            let mut lines = BufReader::new(stderr).lines();
+            let mut found = false;
+            for line in lines.by_ref() {
                 let line = line.expect("read stderr");
-                let done = wanted.iter().all(|w| line.contains(w.as_str()));
+                found = wanted.iter().all(|w| line.contains(w.as_str()));
                 seen.push(line);
-                if done {
-                    return seen;
+                if found {
+                    break;
                 }
             }
-            panic!("the hub ended before saying {wanted:?}: {seen:#?}");
+            assert!(found, "the hub ended before saying {wanted:?}: {seen:#?}");
+            // Keep draining: a hub whose stderr pipe closed would fail its next log line.
+            std::thread::spawn(move || lines.for_each(drop));
+            seen
         }),
     )
     .await
