@@ -327,3 +327,99 @@ fn build_client(
     };
     built.map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(toml: &str) -> BTreeMap<String, ProviderSettings> {
+        let settings: crate::config::Settings = toml::from_str(toml).unwrap();
+        settings.validate().unwrap();
+        settings.providers
+    }
+
+    fn build(toml: &str) -> Result<ProviderRegistry, ProviderSetupError> {
+        ProviderRegistry::build(
+            &entries(toml),
+            oneclass_clients::SystemClock::shared(),
+            Arc::new(Templates::new()),
+        )
+    }
+
+    const SMS: &str = r#"
+        [providers.zz_backup]
+        kind = "sms"
+        gateway = "kannel"
+        priority = 3
+        base_url = "http://127.0.0.1:1"
+        credentials = { username = "u", password = "p" }
+        cost = { currency = "USD", sms_segment = "0.01" }
+        [providers.econet]
+        kind = "sms"
+        priority = 2
+        rate_per_hour = 500
+        base_url = "http://127.0.0.1:1"
+        sender = "SCHOOL"
+        credentials = { api_key = "k" }
+        cost = { currency = "USD", sms_segment = "0.01" }
+        [providers.telone]
+        kind = "sms"
+        priority = 1
+        rate_per_hour = 1000
+        base_url = "http://127.0.0.1:1"
+        sender = "SCHOOL"
+        credentials = { username = "u", password = "p" }
+        cost = { currency = "USD", sms_segment = "0.01" }
+    "#;
+
+    #[test]
+    fn providers_are_listed_by_kind_then_priority_with_their_contracted_rate() {
+        let registry = build(SMS).unwrap();
+        let order: Vec<(&str, u32)> = registry
+            .of_kind(ProviderKind::Sms)
+            .map(|p| (p.name.as_str(), p.priority))
+            .collect();
+        assert_eq!(order, [("telone", 1), ("econet", 2), ("zz_backup", 3)]);
+        assert_eq!(
+            registry.summary(),
+            "sms: telone(1), econet(2), zz_backup(3)"
+        );
+        let rate = |name: &str| match &registry.get(name).unwrap().client {
+            ProviderClient::Sms(gateway) => gateway.hourly_rate_limit(),
+            other => panic!("{name} is {other:?}"),
+        };
+        assert_eq!(rate("telone"), Some(1000));
+        assert_eq!(rate("econet"), Some(500));
+        assert_eq!(rate("zz_backup"), None, "rate_per_hour 0 is no limit");
+        assert!(registry.of_kind(ProviderKind::Email).next().is_none());
+        assert!(ProviderRegistry::empty().is_empty());
+    }
+
+    #[test]
+    fn an_entry_whose_client_cannot_be_built_fails_the_build_by_name() {
+        let err = build(
+            r#"
+            [providers.push]
+            kind = "push_fcm"
+            base_url = "http://127.0.0.1:1"
+            credentials = { service_account = "{\"type\": \"service_account\"}" }
+            cost = { currency = "USD", push = "0" }
+            "#,
+        )
+        .unwrap_err();
+        assert_eq!(err.name, "push");
+        assert!(err.to_string().starts_with("providers.push: "), "{err}");
+        let err = build(
+            r#"
+            [providers.ios]
+            kind = "push_apns"
+            base_url = "http://127.0.0.1:1"
+            topic = "zw.school.app"
+            credentials = { key_id = "K", team_id = "T", private_key = "not a key" }
+            cost = { currency = "USD", push = "0" }
+            "#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("P-256"), "{err}");
+    }
+}

@@ -267,17 +267,30 @@ pub fn parse_smtp_url(url: &str) -> anyhow::Result<(SmtpScheme, String, u16)> {
         !authority.is_empty() && !authority.contains('/'),
         "`{url}` must be scheme://host[:port] with no path"
     );
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-            let port = port
-                .parse()
-                .map_err(|_| anyhow::anyhow!("`{url}` has a bad port `{port}`"))?;
-            (host, port)
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| anyhow::anyhow!("`{url}` has an unclosed [IPv6] host"))?;
+            anyhow::ensure!(
+                after.is_empty() || after.starts_with(':'),
+                "`{url}` has text after its [IPv6] host"
+            );
+            (host, after.strip_prefix(':'))
         }
-        _ => (authority, default_port),
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        Some(port) => port
+            .parse()
+            .map_err(|_| anyhow::anyhow!("`{url}` has a bad port `{port}`"))?,
+        None => default_port,
     };
     anyhow::ensure!(!host.is_empty(), "`{url}` has no host");
-    Ok((scheme, host.trim_matches(['[', ']']).to_owned(), port))
+    Ok((scheme, host.to_owned(), port))
 }
 
 impl Default for ProviderTimeouts {
@@ -751,6 +764,7 @@ mod tests {
                 2525,
             ),
             ("smtp://[::1]:25", SmtpScheme::StartTls, "::1", 25),
+            ("smtps://[::1]", SmtpScheme::Tls, "::1", 465),
         ] {
             assert_eq!(
                 parse_smtp_url(url).unwrap(),
@@ -758,7 +772,14 @@ mod tests {
                 "{url}"
             );
         }
-        for bad in ["http://x", "smtp://", "smtp://x:port", "smtp://x/path", "x"] {
+        for bad in [
+            "http://x",
+            "smtp://",
+            "smtp://x:port",
+            "smtp://x/path",
+            "x",
+            "smtp://[::1",
+        ] {
             assert!(parse_smtp_url(bad).is_err(), "{bad} accepted");
         }
     }
