@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default) and `token`.
+//! The command line: `serve` (the default), `sandbox`, `token` and `journal`.
 
 use std::path::PathBuf;
 
@@ -19,10 +19,21 @@ pub struct Cli {
 pub enum Cmd {
     /// Run the hub (the default).
     Serve {
-        /// Also run every provider simulator in this process (no credentials needed) and print
-        /// where they listen. Needs a build with the `sandbox` feature.
+        /// Also run every provider simulator in this process (no credentials needed), print
+        /// where they listen, and point every provider at them (`[providers.*]` in the file
+        /// and the environment override their settings key by key). Needs a build with the
+        /// `sandbox` feature.
         #[arg(long)]
         sandbox: bool,
+        /// Where the in-process simulators listen (with `--sandbox`); a free loopback port
+        /// when unset.
+        #[arg(long, value_name = "ADDR", requires = "sandbox")]
+        sandbox_listen: Option<String>,
+        /// Point every provider at an already running `oneclass-hub sandbox` at this URL
+        /// (`http://127.0.0.1:8090`), reading its credentials from its `/_sim/credentials`, so
+        /// the simulators and their records outlive this hub. Needs the `sandbox` feature.
+        #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+        sandbox_at: Option<String>,
     },
     /// Run only the provider simulators (SMS, Paynow, e-mail, push, …), for trying clients.
     /// Needs a build with the `sandbox` feature.

@@ -14,6 +14,7 @@ pub mod error_tracking;
 pub mod journal_backend;
 pub mod journal_marker;
 pub mod middleware;
+pub mod providers;
 pub mod request_span;
 pub mod routes;
 pub mod sandbox;

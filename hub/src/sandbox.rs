@@ -7,6 +7,16 @@
 //! writes that account's key file (with `token_uri` pointing at the simulator) into the data
 //! directory for clients and SDKs to use.
 //!
+//! **Providers.** `serve --sandbox` and `serve --sandbox-at URL` ([`SandboxMode`]) point every
+//! provider at the simulators: [`settle`] reads the simulators' credentials (from the handle in
+//! process, or from the running sandbox's `GET /_sim/credentials`, which is the only way a hub in
+//! another process can learn the FCM and APNs keys a sandbox generated), turns them into one
+//! `[providers.*]` entry per simulator ([`SANDBOX_PROVIDERS`]: `telone` and `econet` at the
+//! simulators' own hourly limits, `kannel`, `whatsapp`, `email`, `fcm`, `apns`) and reloads the
+//! settings with those entries as the layer beneath the file and the environment. So the file
+//! overrides any key of them (`[providers.telone] rate_per_hour = 60`) and can add providers of
+//! its own. The sandbox's prices are illustrative, not any provider's tariff.
+//!
 //! The simulators are linked only when the hub is built with its `sandbox` feature (which turns
 //! on `oneclass-clients/sim`); a production build leaves them, axum and RSA key generation out.
 //! Without the feature both commands stop at [`require`], before anything is bound or opened,
@@ -21,6 +31,22 @@ pub const UNAVAILABLE: &str =
 
 /// File name of the FCM service account the sandbox writes.
 pub const FCM_ACCOUNT_FILE: &str = "sandbox-fcm-service-account.json";
+
+/// Names of the providers sandbox mode configures, one per simulator.
+pub const SANDBOX_PROVIDERS: &[&str] = &[
+    "telone", "econet", "kannel", "whatsapp", "email", "fcm", "apns",
+];
+
+/// Where `serve` gets its providers from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// The configuration alone.
+    Off,
+    /// Simulators started in this process, listening on `listen`.
+    InProcess { listen: String },
+    /// An already running `oneclass-hub sandbox` at this base URL.
+    At(String),
+}
 
 /// Whether this build carries the simulators (the `sandbox` feature).
 pub const AVAILABLE: bool = cfg!(feature = "sandbox");
@@ -79,14 +105,159 @@ pub async fn start(listener: std::net::TcpListener, data_dir: &Path) -> anyhow::
     }
 }
 
+/// The settings `serve` runs with under `mode`, and the in-process simulators when it started
+/// them: with the sandbox on, the settings are loaded again from `file` and the environment over
+/// the simulators' providers. Fails with [`UNAVAILABLE`] in a build without the simulators.
+pub async fn settle(
+    settings: crate::config::Settings,
+    file: Option<&Path>,
+    mode: &SandboxMode,
+) -> anyhow::Result<(crate::config::Settings, Option<Sandbox>)> {
+    if *mode == SandboxMode::Off {
+        return Ok((settings, None));
+    }
+    #[cfg(feature = "sandbox")]
+    {
+        simulators::settle(settings, file, mode).await
+    }
+    #[cfg(not(feature = "sandbox"))]
+    {
+        let _ = (settings, file);
+        Err(anyhow::anyhow!(UNAVAILABLE))
+    }
+}
+
+#[cfg(feature = "sandbox")]
+pub use simulators::{credentials_at, provider_layer};
+
 #[cfg(feature = "sandbox")]
 mod simulators {
     use std::path::Path;
 
     use anyhow::Context as _;
-    use oneclass_clients::sim::{run_sandbox, SandboxConfig};
+    use figment::value::{Dict, Value};
+    use oneclass_clients::sim::{run_sandbox, SandboxConfig, SandboxCredentials};
 
-    use super::{Sandbox, FCM_ACCOUNT_FILE};
+    use super::{Sandbox, SandboxMode, FCM_ACCOUNT_FILE};
+    use crate::config::Settings;
+
+    /// How long fetching a running sandbox's credentials may take.
+    const CREDENTIALS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+    pub(super) async fn settle(
+        settings: Settings,
+        file: Option<&Path>,
+        mode: &SandboxMode,
+    ) -> anyhow::Result<(Settings, Option<Sandbox>)> {
+        let (credentials, sandbox) = match mode {
+            SandboxMode::Off => return Ok((settings, None)),
+            SandboxMode::InProcess { listen } => {
+                let listener = std::net::TcpListener::bind(listen)
+                    .with_context(|| format!("binding the sandbox to {listen}"))?;
+                let sandbox = start(listener, &settings.journal.data_dir).await?;
+                (sandbox.handle.credentials(), Some(sandbox))
+            }
+            SandboxMode::At(url) => (credentials_at(url).await?, None),
+        };
+        let settings = Settings::load_over(provider_layer(&credentials)?, file)?;
+        eprintln!(
+            "providers point at the simulators on {}: {}",
+            credentials.base_url,
+            super::SANDBOX_PROVIDERS.join(", ")
+        );
+        Ok((settings, sandbox))
+    }
+
+    /// The credentials of the `oneclass-hub sandbox` at `base_url`, from `GET /_sim/credentials`.
+    pub async fn credentials_at(base_url: &str) -> anyhow::Result<SandboxCredentials> {
+        let url = format!("{}/_sim/credentials", base_url.trim_end_matches('/'));
+        let reply = reqwest::Client::builder()
+            .timeout(CREDENTIALS_TIMEOUT)
+            .build()?
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("asking the sandbox at {base_url} for its credentials"))?
+            .error_for_status()
+            .with_context(|| format!("GET {url}"))?;
+        reply
+            .json()
+            .await
+            .with_context(|| format!("reading the sandbox credentials from {url}"))
+    }
+
+    /// One `[providers.*]` entry per simulator, as a settings layer.
+    pub fn provider_layer(c: &SandboxCredentials) -> anyhow::Result<Dict> {
+        let base = c.base_url.trim_end_matches('/');
+        let sms_cost = serde_json::json!({ "currency": "USD", "sms_segment": "0.0108" });
+        let free = |key: &str| serde_json::json!({ "currency": "USD", key: "0" });
+        let providers = serde_json::json!({
+            "telone": {
+                "kind": "sms",
+                "base_url": format!("{base}/telone"),
+                "sender": "ONECLASS",
+                "rate_per_hour": c.telone_rate_limit,
+                "credentials": { "username": c.telone_username, "password": c.telone_password },
+                "cost": sms_cost,
+            },
+            "econet": {
+                "kind": "sms",
+                "base_url": format!("{base}/econet"),
+                "sender": "ONECLASS",
+                "rate_per_hour": c.econet_rate_limit,
+                "credentials": { "api_key": c.econet_api_key },
+                "cost": sms_cost,
+            },
+            "kannel": {
+                "kind": "sms",
+                "gateway": "kannel",
+                "priority": 3,
+                "base_url": format!("{base}/kannel"),
+                "sender": "ONECLASS",
+                "credentials": { "username": c.kannel_username, "password": c.kannel_password },
+                "cost": sms_cost,
+            },
+            "whatsapp": {
+                "kind": "whatsapp",
+                "base_url": format!("{base}/whatsapp"),
+                "credentials": {
+                    "access_token": c.whatsapp_access_token,
+                    "phone_number_id": c.whatsapp_phone_number_id,
+                },
+                "cost": { "currency": "USD", "whatsapp": {
+                    "marketing": "0.0225", "utility": "0.004",
+                    "authentication": "0.004", "service": "0",
+                } },
+            },
+            "email": {
+                "kind": "email",
+                "base_url": format!("smtp+insecure://{}", c.smtp_addr),
+                "sender": "OneClass Sandbox <noreply@sandbox.oneclass.invalid>",
+                "credentials": { "username": c.smtp_username, "password": c.smtp_password },
+                "cost": free("email"),
+            },
+            "fcm": {
+                "kind": "push_fcm",
+                "base_url": format!("{base}/fcm"),
+                "credentials": { "service_account": c.fcm_service_account },
+                "cost": free("push"),
+            },
+            "apns": {
+                "kind": "push_apns",
+                "base_url": format!("{base}/apns"),
+                "topic": "zw.oneclass.sandbox",
+                "credentials": {
+                    "key_id": c.apns_key_id,
+                    "team_id": c.apns_team_id,
+                    "private_key": c.apns_private_key_pem,
+                },
+                "cost": free("push"),
+            },
+        });
+        let mut layer = Dict::new();
+        layer.insert("providers".to_owned(), Value::serialize(providers)?);
+        Ok(layer)
+    }
 
     /// Path prefixes the simulators serve over HTTP, for the startup message.
     const PREFIXES: &[&str] = &[

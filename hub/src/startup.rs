@@ -28,6 +28,7 @@ use oneclass_storage::{EventQueries, Storage};
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
 use crate::error_tracking::ErrorTracking;
+use crate::providers::ProviderRegistry;
 
 pub use crate::journal_backend::{open_journal, JOURNAL_FILE};
 /// How long shutdown waits for sessions to send their 1001 close.
@@ -46,6 +47,9 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// This hub's metrics: `/metrics` renders them, the error middleware counts into them.
     pub metrics: Arc<Metrics>,
+    /// A live client per configured provider, for the delivery engine; empty when the hub
+    /// delivers in-app only.
+    pub providers: Arc<ProviderRegistry>,
 }
 
 impl AppState {
@@ -75,6 +79,7 @@ impl AppState {
             session_deps,
             ready: Arc::new(AtomicBool::new(true)),
             metrics,
+            providers: Arc::new(ProviderRegistry::empty()),
         }
     }
 }
@@ -111,6 +116,9 @@ pub struct Application {
     tracking: Option<ErrorTracking>,
     /// The registry every part of this hub records into, and `/metrics` renders.
     metrics: Arc<Metrics>,
+    /// The provider clients, when the caller built them ([`Application::set_providers`]);
+    /// otherwise `run` builds them from the settings.
+    providers: Option<Arc<ProviderRegistry>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -150,7 +158,19 @@ impl Application {
             auth,
             tracking,
             metrics: Arc::new(Metrics::new()),
+            providers: None,
         })
+    }
+
+    /// Uses `providers` instead of building clients from the settings in `run` (so `serve` can
+    /// fail on a broken provider before it reports the port).
+    pub fn set_providers(&mut self, providers: Arc<ProviderRegistry>) {
+        self.providers = Some(providers);
+    }
+
+    /// The settings this hub runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
@@ -170,13 +190,21 @@ impl Application {
             self.settings.rate_limits.clone(),
             self.metrics.clone(),
         ));
-        let state = web::Data::new(AppState::new(
-            self.journal.clone(),
-            self.auth.clone(),
-            self.settings.actor_limits(),
-            limiters.clone(),
-            self.metrics.clone(),
-        ));
+        let providers = match self.providers.clone() {
+            Some(providers) => providers,
+            None => Arc::new(build_providers(&self.settings)?),
+        };
+        providers.log_startup();
+        let state = web::Data::new(AppState {
+            providers: providers.clone(),
+            ..AppState::new(
+                self.journal.clone(),
+                self.auth.clone(),
+                self.settings.actor_limits(),
+                limiters.clone(),
+                self.metrics.clone(),
+            )
+        });
         let registry = state.registry.clone();
         let sessions = state.session_deps.sessions.clone();
         let ready = state.ready.clone();
@@ -200,6 +228,7 @@ impl Application {
             server: server.handle(),
             sessions,
             registry: registry.clone(),
+            providers,
             fatal: Arc::new(AtomicBool::new(false)),
         };
         let fatal_handle = handle.clone();
@@ -241,6 +270,7 @@ pub struct HubHandle {
     server: actix_web::dev::ServerHandle,
     sessions: Arc<LiveSessions>,
     registry: SchoolRegistry,
+    providers: Arc<ProviderRegistry>,
     /// Set by the supervisor's fatal hook (the journal failed); this run then ends with an error.
     fatal: Arc<AtomicBool>,
 }
@@ -257,6 +287,11 @@ impl HubHandle {
         &self.registry
     }
 
+    /// The provider clients of the running hub.
+    pub fn providers(&self) -> &Arc<ProviderRegistry> {
+        &self.providers
+    }
+
     /// Whether this hub stopped, or is stopping, because its journal failed.
     pub fn saw_fatal(&self) -> bool {
         self.fatal.load(Ordering::SeqCst)
@@ -271,6 +306,16 @@ impl HubHandle {
         }
         self.server.stop(true).await;
     }
+}
+
+/// One client per `[providers.*]` entry of `settings`, on the system clock. Must run inside a
+/// Tokio runtime (the SMTP mailer's pool starts a task).
+pub fn build_providers(settings: &Settings) -> anyhow::Result<ProviderRegistry> {
+    Ok(ProviderRegistry::build(
+        &settings.providers,
+        oneclass_clients::SystemClock::shared(),
+        Arc::new(oneclass_clients::email::Templates::new()),
+    )?)
 }
 
 async fn shutdown_signal() {

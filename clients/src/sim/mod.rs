@@ -30,7 +30,7 @@ pub use push_keys::{
     TestApnsKey, TestServiceAccount, SANDBOX_APNS_KEY_ID, SANDBOX_APNS_TEAM_ID,
     SANDBOX_CLIENT_EMAIL, SANDBOX_PROJECT_ID,
 };
-pub use sandbox::{run_sandbox, SandboxConfig, SandboxHandle, SmsSimConfig};
+pub use sandbox::{run_sandbox, SandboxConfig, SandboxCredentials, SandboxHandle, SmsSimConfig};
 pub use smtp::{SimEmail, SmtpSim, SmtpSimConfig};
 pub use whatsapp::{
     SimTemplate, SimWhatsApp, WhatsAppSim, WhatsAppSimConfig, SANDBOX_APP_SECRET,

@@ -1,5 +1,10 @@
 //! [`run_sandbox`]: every simulator on one listener, each under its provider's prefix, plus a
 //! small control API under `/_sim` for tests and operators.
+//!
+//! `GET /_sim/credentials` answers [`SandboxCredentials`]: everything a client needs to use this
+//! sandbox, including the throwaway FCM and APNs keys the process generated at start. A hub in
+//! another process (`serve --sandbox-at URL`) configures its providers from it, which is why the
+//! keys are served in the clear: they exist only in this sandbox and sign nothing real.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -19,7 +25,10 @@ use super::control::{Fault, Faults, Recorder, SimSms};
 use super::ecocash::{EcocashSim, EcocashSimConfig};
 use super::fcm::{FcmSim, FcmSimConfig};
 use super::paynow::{PaynowSim, PaynowSimConfig};
-use super::push_keys::{sandbox_service_account, TestServiceAccount};
+use super::push_keys::{
+    sandbox_apns_key, sandbox_service_account, TestServiceAccount, SANDBOX_APNS_KEY_ID,
+    SANDBOX_APNS_TEAM_ID,
+};
 use super::smtp::{SmtpSim, SmtpSimConfig};
 use super::tap::{tap, Tap};
 use super::whatsapp::{WhatsAppSim, WhatsAppSimConfig};
@@ -80,6 +89,35 @@ pub struct SandboxConfig {
     pub apns: ApnsSimConfig,
     /// EcoCash Open API.
     pub ecocash: EcocashSimConfig,
+}
+
+/// Everything a client needs to send through this sandbox's simulators, as served by
+/// `GET /_sim/credentials`. Base URLs of the HTTP simulators are `base_url` plus their prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxCredentials {
+    /// `http://ADDR` of the sandbox.
+    pub base_url: String,
+    /// `host:port` of the SMTP simulator (plaintext, no STARTTLS).
+    pub smtp_addr: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
+    pub kannel_username: String,
+    pub kannel_password: String,
+    pub telone_username: String,
+    pub telone_password: String,
+    /// Messages per hour the TelOne simulator takes before it answers 429.
+    pub telone_rate_limit: u32,
+    pub econet_api_key: String,
+    /// Messages per hour the Econet simulator takes before it answers 429.
+    pub econet_rate_limit: u32,
+    pub whatsapp_access_token: String,
+    pub whatsapp_phone_number_id: String,
+    /// The FCM service-account key file (JSON), `token_uri` pointing at this sandbox.
+    pub fcm_service_account: String,
+    pub apns_key_id: String,
+    pub apns_team_id: String,
+    /// The APNs `.p8` contents (PKCS#8 PEM, P-256).
+    pub apns_private_key_pem: String,
 }
 
 /// Shared state of all simulators.
@@ -146,6 +184,11 @@ impl SandboxHandle {
     /// sandbox's `/oauth2/token`; write `.json` to a file for a client or an SDK.
     pub fn fcm_service_account(&self) -> TestServiceAccount {
         sandbox_service_account(&format!("{}/token", self.url("oauth2")))
+    }
+
+    /// What a client needs to use these simulators (also `GET /_sim/credentials`).
+    pub fn credentials(&self) -> SandboxCredentials {
+        credentials(&self.sim)
     }
 
     /// Every SMS the simulated gateways accepted, in order.
@@ -256,6 +299,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/_sim/requests/{provider}", get(requests))
         .route("/_sim/faults/{provider}", post(push_fault))
         .route("/_sim/sms", get(outbox))
+        .route("/_sim/credentials", get(serve_credentials))
         .with_state(sim)
 }
 
@@ -274,4 +318,44 @@ async fn push_fault(
 
 async fn outbox(State(sim): State<Arc<Sim>>) -> impl IntoResponse {
     Json(sim.outbox.lock().clone())
+}
+
+fn credentials(sim: &Sim) -> SandboxCredentials {
+    let c = &sim.config;
+    let apns = sandbox_apns_key();
+    debug_assert_eq!(
+        (apns.key_id.as_str(), apns.team_id.as_str()),
+        (SANDBOX_APNS_KEY_ID, SANDBOX_APNS_TEAM_ID)
+    );
+    SandboxCredentials {
+        base_url: sim.public_url.clone(),
+        smtp_addr: sim.smtp.addr().to_string(),
+        smtp_username: c.smtp.username.clone(),
+        smtp_password: c.smtp.password.clone(),
+        kannel_username: c.sms.kannel_username.clone(),
+        kannel_password: c.sms.kannel_password.clone(),
+        telone_username: c.sms.telone_username.clone(),
+        telone_password: c.sms.telone_password.clone(),
+        telone_rate_limit: c.sms.telone_rate_limit,
+        econet_api_key: c.sms.econet_api_key.clone(),
+        econet_rate_limit: c.sms.econet_rate_limit,
+        whatsapp_access_token: c.whatsapp.access_token.clone(),
+        // A sandbox configured with no phone number id hands out an empty one, which the
+        // WhatsApp client refuses by name.
+        whatsapp_phone_number_id: c
+            .whatsapp
+            .phone_number_ids
+            .first()
+            .cloned()
+            .unwrap_or_default(),
+        fcm_service_account: sandbox_service_account(&format!("{}/oauth2/token", sim.public_url))
+            .json,
+        apns_key_id: apns.key_id,
+        apns_team_id: apns.team_id,
+        apns_private_key_pem: apns.private_key_pem,
+    }
+}
+
+async fn serve_credentials(State(sim): State<Arc<Sim>>) -> impl IntoResponse {
+    Json(credentials(&sim))
 }

@@ -17,6 +17,13 @@
 //! `connect_timeout_ms`, …) become the duration keys they stand for, in the old unit; a layer that
 //! sets both spellings of one duration fails. Errors are figment's, naming the key and the file
 //! or variable it came from.
+//!
+//! Two more layers concern `[providers]`. Beneath the file, a caller may put a base layer
+//! ([`Settings::load_over`]): sandbox mode puts the simulators' providers there, so the file and
+//! the environment override any of their keys (a rate, a priority). Beneath everything, an entry
+//! named in [`providers::DEFAULTS`] (`telone`, `econet`) that exists in some layer gets its
+//! compiled-in kind, priority and rate for whatever no layer set; an entry no layer names is not
+//! created.
 
 use std::path::Path;
 
@@ -25,6 +32,7 @@ use figment::providers::{Format as _, Toml};
 use figment::value::{Dict, Map, Tag, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
+use crate::config::providers;
 use crate::config::Settings;
 
 /// The prefix of every configuration variable.
@@ -85,9 +93,15 @@ pub const TEXT_KEYS: &[&str] = &[
 impl Settings {
     /// Defaults, then the file (if any), then the process environment; validated.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_over(Dict::new(), file)
+    }
+
+    /// Like [`Settings::load`] with `base` beneath the file and the environment (sandbox mode's
+    /// providers), so both override its keys.
+    pub fn load_over(base: Dict, file: Option<&Path>) -> anyhow::Result<Self> {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-        let settings = Self::figment(file, vars)?
+        let settings = Self::figment_over(base, file, vars)?
             .extract::<Settings>()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?
             .normalised();
@@ -100,7 +114,16 @@ impl Settings {
         file: Option<&Path>,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> anyhow::Result<Figment> {
-        let mut figment = Figment::new();
+        Self::figment_over(Dict::new(), file, vars)
+    }
+
+    /// The merged layers over `base`, before extraction.
+    pub fn figment_over(
+        base: Dict,
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Figment> {
+        let mut figment = Figment::new().merge(Layer::new(Metadata::named("sandbox"), base)?);
         if let Some(path) = file {
             anyhow::ensure!(
                 path.is_file(),
@@ -119,9 +142,10 @@ impl Settings {
         });
         let nested_md =
             Metadata::named("environment variable").interpolater(|_, keys| nested_name(keys));
-        Ok(figment
+        let figment = figment
             .merge(Layer::new(flat_md, flat)?)
-            .merge(Layer::new(nested_md, nested)?))
+            .merge(Layer::new(nested_md, nested)?);
+        Ok(with_provider_defaults(figment))
     }
 
     /// Settles values whose spelling has several meanings (an empty journal URL is none).
@@ -152,6 +176,28 @@ impl Provider for Layer {
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         Ok(Profile::Default.collect(self.dict.clone()))
     }
+}
+
+/// `figment` with the compiled-in defaults of the well-known providers it names joined in
+/// beneath every layer (so any layer's value wins).
+fn with_provider_defaults(figment: Figment) -> Figment {
+    let named: Vec<String> = figment
+        .extract_inner::<Dict>("providers")
+        .map(|entries| entries.into_keys().collect())
+        .unwrap_or_default();
+    let mut defaults = Dict::new();
+    for (name, kind, priority, rate) in providers::DEFAULTS {
+        if named.iter().any(|n| n == name) {
+            let at = |key: &str| format!("providers.{name}.{key}");
+            insert(&mut defaults, &at("kind"), Value::from(kind.as_str()));
+            insert(&mut defaults, &at("priority"), Value::from(*priority));
+            insert(&mut defaults, &at("rate_per_hour"), Value::from(*rate));
+        }
+    }
+    figment.join(Layer {
+        metadata: Metadata::named("compiled-in provider defaults"),
+        dict: defaults,
+    })
 }
 
 fn default_profile(data: Result<Map<Profile, Dict>, figment::Error>) -> anyhow::Result<Dict> {
@@ -322,8 +368,12 @@ mod tests {
             jail.set_env("ONECLASS_SERVER__BACKLOG", "16");
             jail.set_env("ONECLASS_AUTH__AUDIENCE", "other-hub");
             jail.set_env("ONECLASS_TELEMETRY__ENVIRONMENT", "staging");
-            jail.set_env("ONECLASS_PROVIDERS__TELONE__KIND", "sms");
             jail.set_env("ONECLASS_PROVIDERS__TELONE__BASE_URL", "http://127.0.0.1:9");
+            jail.set_env("ONECLASS_PROVIDERS__TELONE__SENDER", "SCHOOL");
+            jail.set_env(
+                "ONECLASS_PROVIDERS__TELONE__CREDENTIALS__USERNAME",
+                "school",
+            );
             jail.set_env("ONECLASS_PROVIDERS__TELONE__CREDENTIALS__PASSWORD", "0042");
             jail.set_env("ONECLASS_PROVIDERS__TELONE__COST__CURRENCY", "USD");
             jail.set_env("ONECLASS_PROVIDERS__TELONE__COST__SMS_SEGMENT", "0.02");
@@ -337,6 +387,105 @@ mod tests {
             let telone = &s.providers["telone"];
             assert_eq!(telone.credentials["password"].expose_secret(), "0042");
             assert_eq!(telone.cost.sms_segment.unwrap().micros(), 20_000);
+            assert_eq!(
+                telone.kind,
+                crate::config::ProviderKind::Sms,
+                "telone's default"
+            );
+            Ok(())
+        });
+    }
+
+    /// A TelOne or Econet entry as an operator writes it: URL, sender, credentials, prices.
+    fn sms_entry(name: &str, credentials: &str) -> String {
+        format!(
+            "[providers.{name}]\nbase_url = \"https://{name}.example.net\"\nsender = \"SCHOOL\"\n\
+             credentials = {credentials}\ncost = {{ currency = \"USD\", sms_segment = \"0.0108\" }}\n"
+        )
+    }
+
+    #[test]
+    fn telone_and_econet_get_their_contracted_rate_and_order_when_configured() {
+        in_jail(|jail| {
+            jail.create_file(
+                "hub.toml",
+                &(sms_entry("telone", "{ username = \"u\", password = \"p\" }")
+                    + &sms_entry("econet", "{ api_key = \"k\" }")),
+            )?;
+            let s = load(true)?;
+            let (telone, econet) = (&s.providers["telone"], &s.providers["econet"]);
+            assert_eq!((telone.priority, telone.rate_per_hour), (1, 1_000));
+            assert_eq!((econet.priority, econet.rate_per_hour), (2, 500));
+            assert_eq!(econet.kind, crate::config::ProviderKind::Sms);
+            assert_eq!(s.providers.len(), 2);
+
+            // Any layer beats the defaults: the environment halves Econet's rate.
+            jail.set_env("ONECLASS_PROVIDERS__ECONET__RATE_PER_HOUR", "250");
+            let s = load(true)?;
+            assert_eq!(s.providers["econet"].rate_per_hour, 250);
+            assert_eq!(s.providers["econet"].priority, 2);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_defaults_never_create_a_provider_nobody_configured() {
+        in_jail(|jail| {
+            jail.create_file(
+                "hub.toml",
+                &sms_entry("telone", "{ username = \"u\", password = \"p\" }"),
+            )?;
+            let s = load(true)?;
+            assert_eq!(s.providers.keys().collect::<Vec<_>>(), ["telone"]);
+            Ok(())
+        });
+        in_jail(|jail| {
+            // Without its URL, credentials and prices a default provider is an error, not a guess.
+            jail.set_env("ONECLASS_PROVIDERS__ECONET__BURST", "5");
+            let err = format!("{:#}", load(false).unwrap_err());
+            assert!(err.contains("base_url") || err.contains("cost"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_file_and_the_environment_override_a_base_layer_key_by_key() {
+        in_jail(|jail| {
+            let base: Dict = toml::from_str::<figment::value::Value>(&sms_entry(
+                "telone",
+                "{ username = \"sandbox\", password = \"sandbox\" }",
+            ))
+            .map(|v| v.into_dict().unwrap())?;
+            jail.create_file("hub.toml", "[providers.telone]\nrate_per_hour = 60\n")?;
+            jail.set_env("ONECLASS_PROVIDERS__TELONE__BURST", "3");
+            let s = Settings::load_over(base, Some(Path::new("hub.toml")))?;
+            let telone = &s.providers["telone"];
+            assert_eq!(telone.rate_per_hour, 60, "the file's rate over the base");
+            assert_eq!(telone.burst, 3, "the environment over both");
+            assert_eq!(
+                telone.base_url, "https://telone.example.net",
+                "the rest from the base"
+            );
+            assert_eq!(telone.priority, 1, "the compiled-in default beneath all");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_broken_provider_entry_fails_naming_the_entry() {
+        in_jail(|jail| {
+            jail.create_file("hub.toml", &(sms_entry("telone", "{ username = \"u\" }")))?;
+            let err = format!("{:#}", load(true).unwrap_err());
+            assert!(
+                err.contains("providers.telone") && err.contains("credentials.password"),
+                "{err}"
+            );
+            Ok(())
+        });
+        in_jail(|jail| {
+            jail.set_env("ONECLASS_PROVIDERS__TELONE__KIND", "fax");
+            let err = format!("{:#}", load(false).unwrap_err());
+            assert!(err.contains("fax"), "{err}");
             Ok(())
         });
     }

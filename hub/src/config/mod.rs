@@ -9,6 +9,10 @@
 //! old unit. Unknown keys fail, and [`Settings::validate`] refuses settings that cannot work, both
 //! at startup with the offending key named. Secrets are `SecretString`s, so no `Debug` of the
 //! tree prints one.
+//!
+//! `[providers.<name>]` ([`providers`]) has two more layers: sandbox mode's providers beneath the
+//! file ([`Settings::load_over`]), and compiled-in defaults for `telone` and `econet` beneath
+//! everything, applied only to entries some layer names.
 
 pub mod load;
 pub mod providers;

@@ -35,8 +35,8 @@ pub struct Settings {
     /// Rate limits of the WebSocket API by connection, user and op, and school writes.
     pub rate_limits: RateLimits,
     pub telemetry: TelemetrySettings,
-    /// Outside delivery providers by name (`[providers.telone]`), for the delivery engine. Not
-    /// used by anything yet; validated so a broken entry fails at startup already.
+    /// Outside delivery providers by name (`[providers.telone]`); `crate::providers` builds one
+    /// client for each at startup. None configured: the hub delivers in-app only.
     pub providers: BTreeMap<String, ProviderSettings>,
 }
 
@@ -220,11 +220,7 @@ impl Settings {
                 .parse::<sentry::types::Dsn>()
                 .map_err(|e| anyhow::anyhow!("telemetry.sentry_dsn is not a DSN: {e}"))?;
         }
-        for (name, provider) in &self.providers {
-            provider
-                .validate()
-                .map_err(|e| anyhow::anyhow!("providers.{name}: {e}"))?;
-        }
+        crate::config::providers::validate_all(&self.providers)?;
         Ok(())
     }
 
@@ -250,7 +246,8 @@ mod tests {
             [providers.telone]
             kind = "sms"
             base_url = "http://127.0.0.1:1"
-            credentials = { password = "provider-password-that-must-not-leak" }
+            sender = "SCHOOL"
+            credentials = { username = "u", password = "provider-password-that-must-not-leak" }
             cost = { currency = "USD", sms_segment = "0.02" }
         "#;
         let settings: Settings = toml::from_str(toml).unwrap();

@@ -13,6 +13,8 @@ mod metrics;
 mod notifications;
 mod notify_hardening;
 mod presence;
+#[cfg(feature = "sandbox")]
+mod providers_setup;
 mod rest_hardening;
 mod resume;
 mod resume_gap;
