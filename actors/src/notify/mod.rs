@@ -10,7 +10,9 @@
 //! side (push, SMS, e-mail fallbacks) will join here.
 
 pub mod audience;
+pub mod calendar;
 pub mod contents;
+pub mod policy;
 pub mod request;
 
 pub use audience::Audience;
