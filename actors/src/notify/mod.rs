@@ -14,6 +14,7 @@ pub mod calendar;
 pub mod contents;
 pub mod policy;
 pub mod request;
+pub mod templates;
 
 pub use audience::Audience;
 pub use contents::NotificationContents;
