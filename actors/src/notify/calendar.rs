@@ -31,14 +31,13 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use oneclass_protocol::journal::{kinds, EventEnvelope};
+
 use super::policy::{Channel, Urgency};
+use crate::events::payload::decode;
 
 /// The time zone of a school that sets none.
 pub const DEFAULT_TIME_ZONE: &str = "Africa/Harare";
-
-/// Most no-disturb periods one calendar holds: a school year's terms, holidays and exam
-/// sittings fit many times over, and the bound keeps the journaled calendar small.
-pub const MAX_PERIODS: usize = 100;
 
 /// Longest name of a period, in characters.
 pub const MAX_PERIOD_NAME: usize = 100;
@@ -116,8 +115,8 @@ pub enum InvalidCalendar {
     TooLong { index: usize, days: i32 },
     #[error("no_disturb[{index}].name must be 1 to {MAX_PERIOD_NAME} characters")]
     Name { index: usize },
-    #[error("no_disturb has {0} periods, over the limit of {MAX_PERIODS}")]
-    TooMany(usize),
+    #[error("no_disturb has {count} periods, over the limit of {max}")]
+    TooMany { count: usize, max: usize },
     #[error("no_disturb periods {a:?} and {b:?} overlap")]
     Overlap { a: String, b: String },
 }
@@ -135,7 +134,7 @@ pub struct SchoolCalendar {
 impl Default for SchoolCalendar {
     fn default() -> Self {
         // unwrap: the default spec names the bundled Africa/Harare and checks (tested).
-        CalendarSpec::default().check().unwrap()
+        CalendarSpec::default().check(0).unwrap()
     }
 }
 
@@ -168,7 +167,8 @@ fn parse_date(index: usize, field: &'static str, value: &str) -> Result<Date, In
 
 impl CalendarSpec {
     /// Checks every field and builds the calendar; the first problem found is the error.
-    pub fn check(self) -> Result<SchoolCalendar, InvalidCalendar> {
+    /// `max_periods` is [`crate::Limits::calendar_periods_max`].
+    pub fn check(self, max_periods: usize) -> Result<SchoolCalendar, InvalidCalendar> {
         let tz = TimeZone::get(&self.time_zone)
             .map_err(|_| InvalidCalendar::TimeZone(self.time_zone.clone()))?;
         let quiet = match &self.quiet_hours {
@@ -182,8 +182,11 @@ impl CalendarSpec {
                 Some((start, end))
             }
         };
-        if self.no_disturb.len() > MAX_PERIODS {
-            return Err(InvalidCalendar::TooMany(self.no_disturb.len()));
+        if self.no_disturb.len() > max_periods {
+            return Err(InvalidCalendar::TooMany {
+                count: self.no_disturb.len(),
+                max: max_periods,
+            });
         }
         let mut periods = Vec::with_capacity(self.no_disturb.len());
         for (index, p) in self.no_disturb.iter().enumerate() {
@@ -225,6 +228,27 @@ pub fn is_held(channel: Channel) -> bool {
 }
 
 impl SchoolCalendar {
+    /// Applies one event of the `roster:{school}` stream: a `school.calendar.set` replaces the
+    /// calendar; other kinds are not the calendar's. A stored calendar that no longer checks
+    /// (see the module doc) is skipped with a warning and the previous one stays.
+    pub fn apply(&mut self, e: &EventEnvelope, max_periods: usize) {
+        if e.kind != kinds::SCHOOL_CALENDAR_SET {
+            return;
+        }
+        let Some(spec) = decode::<CalendarSpec>(&e.payload) else {
+            return;
+        };
+        match spec.check(max_periods) {
+            Ok(calendar) => *self = calendar,
+            Err(why) => tracing::warn!(
+                school = %e.school_id,
+                seq = e.seq,
+                error = %why,
+                "a stored school calendar no longer checks; the previous one stays"
+            ),
+        }
+    }
+
     /// The calendar as it was set.
     pub fn spec(&self) -> &CalendarSpec {
         &self.spec
@@ -299,7 +323,7 @@ mod tests {
     use super::*;
 
     fn calendar(quiet: Option<(&str, &str)>, periods: &[(&str, &str, &str)]) -> SchoolCalendar {
-        spec(quiet, periods).check().unwrap()
+        spec(quiet, periods).check(100).unwrap()
     }
 
     fn spec(quiet: Option<(&str, &str)>, periods: &[(&str, &str, &str)]) -> CalendarSpec {
@@ -431,7 +455,7 @@ mod tests {
         // London's clocks went forward on 2026-03-29; 06:00 local is 05:00 UTC after it.
         let mut s = spec(Some(("21:00", "06:00")), &[]);
         s.time_zone = "Europe/London".into();
-        let cal = s.check().unwrap();
+        let cal = s.check(100).unwrap();
         let night: Timestamp = "2026-03-29T23:00:00Z".parse().unwrap();
         let morning: Timestamp = "2026-03-30T05:00:00Z".parse().unwrap();
         assert_eq!(cal.next_allowed(Channel::Sms, Urgency::Normal, night), morning);
@@ -441,38 +465,38 @@ mod tests {
     fn bad_calendars_are_refused_with_the_field_named() {
         let mut bad_tz = spec(None, &[]);
         bad_tz.time_zone = "Africa/Atlantis".into();
-        assert!(matches!(bad_tz.check(), Err(InvalidCalendar::TimeZone(_))));
+        assert!(matches!(bad_tz.check(100), Err(InvalidCalendar::TimeZone(_))));
         for (start, end) in [("25:00", "06:00"), ("9:00", "06:00"), ("21:00", "six")] {
             assert!(matches!(
-                spec(Some((start, end)), &[]).check(),
+                spec(Some((start, end)), &[]).check(100),
                 Err(InvalidCalendar::Time { .. })
             ));
         }
         assert!(matches!(
-            spec(Some(("21:00", "21:00")), &[]).check(),
+            spec(Some(("21:00", "21:00")), &[]).check(100),
             Err(InvalidCalendar::EmptyQuietHours(_))
         ));
         assert!(matches!(
-            spec(None, &[("x", "2026-02-30", "2026-03-01")]).check(),
+            spec(None, &[("x", "2026-02-30", "2026-03-01")]).check(100),
             Err(InvalidCalendar::Date { index: 0, field: "from", .. })
         ));
         assert!(matches!(
-            spec(None, &[("x", "2026-03-02", "2026-03-01")]).check(),
+            spec(None, &[("x", "2026-03-02", "2026-03-01")]).check(100),
             Err(InvalidCalendar::Inverted { index: 0, .. })
         ));
         assert!(matches!(
-            spec(None, &[("x", "2026-01-01", "2026-12-31")]).check(),
+            spec(None, &[("x", "2026-01-01", "2026-12-31")]).check(100),
             Err(InvalidCalendar::TooLong { index: 0, .. })
         ));
         assert!(matches!(
-            spec(None, &[(" ", "2026-01-01", "2026-01-02")]).check(),
+            spec(None, &[(" ", "2026-01-01", "2026-01-02")]).check(100),
             Err(InvalidCalendar::Name { index: 0 })
         ));
         let e = spec(
             None,
             &[("b", "2026-05-10", "2026-05-20"), ("a", "2026-05-01", "2026-05-10")],
         )
-        .check()
+        .check(100)
         .unwrap_err();
         assert_eq!(
             e,
@@ -481,7 +505,7 @@ mod tests {
                 b: "b".into()
             }
         );
-        let many: Vec<(String, String)> = (0..=MAX_PERIODS)
+        let many: Vec<(String, String)> = (0..=100)
             .map(|i| {
                 let d = Date::new(2026, 1, 1).unwrap() + jiff::Span::new().days(i as i64 * 2);
                 (d.to_string(), d.to_string())
@@ -489,10 +513,13 @@ mod tests {
             .collect();
         let periods: Vec<(&str, &str, &str)> =
             many.iter().map(|(f, t)| ("p", f.as_str(), t.as_str())).collect();
-        assert!(matches!(
-            spec(None, &periods).check(),
-            Err(InvalidCalendar::TooMany(101))
-        ));
+        assert_eq!(
+            spec(None, &periods).check(100).unwrap_err(),
+            InvalidCalendar::TooMany {
+                count: 101,
+                max: 100
+            }
+        );
     }
 
     #[test]

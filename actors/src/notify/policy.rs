@@ -503,7 +503,7 @@ mod tests {
             }),
             ..CalendarSpec::default()
         }
-        .check()
+        .check(100)
         .unwrap()
     }
 
