@@ -97,11 +97,15 @@ impl Default for CalendarSpec {
 /// Why a calendar was refused; the message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidCalendar {
-    #[error("time_zone {0:?} is not a time zone this hub knows (an IANA name such as Africa/Harare)")]
+    #[error(
+        "time_zone {0:?} is not a time zone this hub knows (an IANA name such as Africa/Harare)"
+    )]
     TimeZone(String),
     #[error("quiet_hours.{field} {value:?} is not a time of day HH:MM")]
     Time { field: &'static str, value: String },
-    #[error("quiet_hours start and end are both {0}: quiet hours must not be empty or the whole day")]
+    #[error(
+        "quiet_hours start and end are both {0}: quiet hours must not be empty or the whole day"
+    )]
     EmptyQuietHours(String),
     #[error("no_disturb[{index}].{field} {value:?} is not a date YYYY-MM-DD")]
     Date {
@@ -383,8 +387,15 @@ mod tests {
             cal.next_allowed(Channel::Push, n, start),
             harare("2026-03-11T06:00:00")
         );
-        for free in ["2026-03-11T06:00:00", "2026-03-10T20:59:00", "2026-03-10T12:00:00"] {
-            assert_eq!(cal.next_allowed(Channel::Sms, n, harare(free)), harare(free));
+        for free in [
+            "2026-03-11T06:00:00",
+            "2026-03-10T20:59:00",
+            "2026-03-10T12:00:00",
+        ] {
+            assert_eq!(
+                cal.next_allowed(Channel::Sms, n, harare(free)),
+                harare(free)
+            );
         }
     }
 
@@ -402,7 +413,10 @@ mod tests {
 
     #[test]
     fn in_app_and_email_are_never_held_and_emergencies_break_through() {
-        let cal = calendar(Some(("21:00", "06:00")), &[("Exams", "2026-03-01", "2026-03-31")]);
+        let cal = calendar(
+            Some(("21:00", "06:00")),
+            &[("Exams", "2026-03-01", "2026-03-31")],
+        );
         let night = harare("2026-03-10T23:00:00");
         for ch in [Channel::InApp, Channel::Email] {
             assert_eq!(cal.next_allowed(ch, Urgency::Normal, night), night);
@@ -426,7 +440,10 @@ mod tests {
             harare("2026-03-28T06:00:00")
         );
         let before = harare("2026-03-15T10:00:00");
-        assert_eq!(cal.next_allowed(Channel::Sms, Urgency::Normal, before), before);
+        assert_eq!(
+            cal.next_allowed(Channel::Sms, Urgency::Normal, before),
+            before
+        );
         // Without quiet hours the first instant after the period is its midnight.
         let plain = calendar(None, &[("Holiday", "2026-04-01", "2026-04-01")]);
         assert_eq!(
@@ -458,14 +475,20 @@ mod tests {
         let cal = s.check(100).unwrap();
         let night: Timestamp = "2026-03-29T23:00:00Z".parse().unwrap();
         let morning: Timestamp = "2026-03-30T05:00:00Z".parse().unwrap();
-        assert_eq!(cal.next_allowed(Channel::Sms, Urgency::Normal, night), morning);
+        assert_eq!(
+            cal.next_allowed(Channel::Sms, Urgency::Normal, night),
+            morning
+        );
     }
 
     #[test]
     fn bad_calendars_are_refused_with_the_field_named() {
         let mut bad_tz = spec(None, &[]);
         bad_tz.time_zone = "Africa/Atlantis".into();
-        assert!(matches!(bad_tz.check(100), Err(InvalidCalendar::TimeZone(_))));
+        assert!(matches!(
+            bad_tz.check(100),
+            Err(InvalidCalendar::TimeZone(_))
+        ));
         for (start, end) in [("25:00", "06:00"), ("9:00", "06:00"), ("21:00", "six")] {
             assert!(matches!(
                 spec(Some((start, end)), &[]).check(100),
@@ -478,7 +501,11 @@ mod tests {
         ));
         assert!(matches!(
             spec(None, &[("x", "2026-02-30", "2026-03-01")]).check(100),
-            Err(InvalidCalendar::Date { index: 0, field: "from", .. })
+            Err(InvalidCalendar::Date {
+                index: 0,
+                field: "from",
+                ..
+            })
         ));
         assert!(matches!(
             spec(None, &[("x", "2026-03-02", "2026-03-01")]).check(100),
@@ -494,7 +521,10 @@ mod tests {
         ));
         let e = spec(
             None,
-            &[("b", "2026-05-10", "2026-05-20"), ("a", "2026-05-01", "2026-05-10")],
+            &[
+                ("b", "2026-05-10", "2026-05-20"),
+                ("a", "2026-05-01", "2026-05-10"),
+            ],
         )
         .check(100)
         .unwrap_err();
@@ -511,8 +541,10 @@ mod tests {
                 (d.to_string(), d.to_string())
             })
             .collect();
-        let periods: Vec<(&str, &str, &str)> =
-            many.iter().map(|(f, t)| ("p", f.as_str(), t.as_str())).collect();
+        let periods: Vec<(&str, &str, &str)> = many
+            .iter()
+            .map(|(f, t)| ("p", f.as_str(), t.as_str()))
+            .collect();
         assert_eq!(
             spec(None, &periods).check(100).unwrap_err(),
             InvalidCalendar::TooMany {
@@ -520,6 +552,39 @@ mod tests {
                 max: 100
             }
         );
+    }
+
+    fn stored(kind: &str, spec: &CalendarSpec) -> EventEnvelope {
+        EventEnvelope {
+            school_id: "s1".into(),
+            day: "2026-01-01".into(),
+            event_id: uuid::Uuid::nil(),
+            stream: "roster:s1".into(),
+            seq: 1,
+            kind: kind.into(),
+            actor: "a1".into(),
+            occurred_at: 0,
+            payload: oneclass_protocol::journal::encode_payload(spec),
+            hash: [0; 32],
+        }
+    }
+
+    #[test]
+    fn replaying_keeps_the_last_calendar_that_still_checks() {
+        let mut cal = SchoolCalendar::default();
+        let set = spec(Some(("21:00", "06:00")), &[]);
+        cal.apply(&stored(kinds::SCHOOL_CALENDAR_SET, &set), 100);
+        assert_eq!(cal.spec(), &set);
+        // Another kind on the same stream, and a calendar over a since-lowered limit: ignored.
+        cal.apply(
+            &stored(kinds::MEMBER_REMOVED, &CalendarSpec::default()),
+            100,
+        );
+        let periods = spec(None, &[("a", "2026-01-01", "2026-01-02")]);
+        cal.apply(&stored(kinds::SCHOOL_CALENDAR_SET, &periods), 0);
+        assert_eq!(cal.spec(), &set);
+        cal.apply(&stored(kinds::SCHOOL_CALENDAR_SET, &periods), 1);
+        assert_eq!(cal.spec(), &periods);
     }
 
     #[test]

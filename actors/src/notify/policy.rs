@@ -74,7 +74,9 @@ impl Channel {
 
     /// Reads a name as [`Channel::as_str`] writes it.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::CHEAPEST_FIRST.into_iter().find(|c| c.as_str() == name)
+        Self::CHEAPEST_FIRST
+            .into_iter()
+            .find(|c| c.as_str() == name)
     }
 }
 
@@ -306,9 +308,10 @@ fn destination(member: &Member, channel: Channel) -> Option<Option<String>> {
         Channel::InApp => Some(None),
         // The roster checked the number with the same parser; normalising again makes two
         // spellings of one handset one destination.
-        Channel::Sms | Channel::WhatsApp => c.phone.as_ref().map(|p| {
-            Some(ZwMobile::parse(p).map_or_else(|_| p.clone(), |n| n.e164()))
-        }),
+        Channel::Sms | Channel::WhatsApp => c
+            .phone
+            .as_ref()
+            .map(|p| Some(ZwMobile::parse(p).map_or_else(|_| p.clone(), |n| n.e164()))),
         Channel::Email => c.email.as_ref().map(|e| Some(e.to_ascii_lowercase())),
         Channel::Push => {
             (!c.push_tokens.is_empty()).then(|| Some(format!("{} tokens", c.push_tokens.len())))
@@ -453,7 +456,8 @@ pub fn dedupe_sms(plans: &mut [Plan]) {
             };
             if let Some((_, user, kp, ks)) = keeper.get(number) {
                 if (*kp, *ks) != (pi, si) {
-                    step.state = StepState::Skipped(SkipReason::SharedNumber { with: user.clone() });
+                    step.state =
+                        StepState::Skipped(SkipReason::SharedNumber { with: user.clone() });
                 }
             }
         }
@@ -551,7 +555,10 @@ mod tests {
         let fees = plan_for("fees.reminder", &full("p1"), &[], noon);
         assert_eq!(due(&fees.steps[0]).1, harare("2026-03-10T13:00:00"));
         assert_eq!(fees.steps[3].destination.as_deref(), Some("+263771234567"));
-        assert_eq!(fees.steps[4].destination.as_deref(), Some("mai@example.org"));
+        assert_eq!(
+            fees.steps[4].destination.as_deref(),
+            Some("mai@example.org")
+        );
     }
 
     #[test]
@@ -610,21 +617,35 @@ mod tests {
                 Channel::Email
             ]
         );
-        assert_eq!(p.steps[3].state, StepState::Skipped(SkipReason::NotPreferred));
-        assert_eq!(p.steps[4].state, StepState::Skipped(SkipReason::NotPreferred));
+        assert_eq!(
+            p.steps[3].state,
+            StepState::Skipped(SkipReason::NotPreferred)
+        );
+        assert_eq!(
+            p.steps[4].state,
+            StepState::Skipped(SkipReason::NotPreferred)
+        );
         assert_eq!(due(&p.steps[2]).0, due(&p.steps[1]).1);
     }
 
     #[test]
     fn an_explicit_channel_list_overrides_the_policy() {
         let policies = DeliveryPolicies::default();
-        let policy = policies
-            .for_kind("fees.reminder")
-            .with_channels(&[Channel::Sms, Channel::InApp, Channel::Sms]);
+        let policy = policies.for_kind("fees.reminder").with_channels(&[
+            Channel::Sms,
+            Channel::InApp,
+            Channel::Sms,
+        ]);
         assert_eq!(policy.steps.len(), 2, "duplicates dropped");
         assert_eq!(policy.steps[0].channel, Channel::Sms);
-        assert_eq!(policy.steps[0].wait, minutes(240), "the kind's wait for SMS");
-        let emergency = policies.for_kind("emergency").with_channels(&[Channel::Sms]);
+        assert_eq!(
+            policy.steps[0].wait,
+            minutes(240),
+            "the kind's wait for SMS"
+        );
+        let emergency = policies
+            .for_kind("emergency")
+            .with_channels(&[Channel::Sms]);
         assert_eq!(
             (emergency.mode, emergency.urgency),
             (Mode::AllAtOnce, Urgency::Emergency)
@@ -679,7 +700,14 @@ mod tests {
             .map(|m| plan_for("attendance", m, &[], noon))
             .collect();
         dedupe_sms(&mut plans);
-        let sms = |p: &Plan| p.steps.iter().find(|s| s.channel == Channel::Sms).unwrap().state.clone();
+        let sms = |p: &Plan| {
+            p.steps
+                .iter()
+                .find(|s| s.channel == Channel::Sms)
+                .unwrap()
+                .state
+                .clone()
+        };
         // The father has no push, WhatsApp aside: his SMS is due first, so he keeps the number.
         assert!(matches!(sms(&plans[0]), StepState::Due { .. }));
         assert_eq!(
@@ -690,7 +718,11 @@ mod tests {
         );
         assert!(matches!(sms(&plans[2]), StepState::Due { .. }));
         // WhatsApp is not de-duplicated.
-        let wa = plans[1].steps.iter().find(|s| s.channel == Channel::WhatsApp).unwrap();
+        let wa = plans[1]
+            .steps
+            .iter()
+            .find(|s| s.channel == Channel::WhatsApp)
+            .unwrap();
         assert!(matches!(wa.state, StepState::Due { .. }));
     }
 

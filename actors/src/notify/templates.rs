@@ -280,13 +280,24 @@ mod tests {
     #[test]
     fn every_kind_renders_in_all_three_languages_as_one_gsm7_sms() {
         let t = NotificationTemplates::builtin();
-        for kind in ["fees.reminder", "exam.results", "attendance", "event", "emergency"] {
+        for kind in [
+            "fees.reminder",
+            "exam.results",
+            "attendance",
+            "event",
+            "emergency",
+        ] {
             for locale in [Locale::En, Locale::Sn, Locale::Nd] {
                 let r = t.render(kind, locale, &ctx()).unwrap();
                 assert_eq!(r.language, language(locale), "{kind} {locale:?}");
                 assert_eq!(r.template, kind);
                 assert!(!r.title.is_empty() && !r.body.is_empty());
-                assert_eq!(r.sms.encoding, Encoding::Gsm7, "{kind} {locale:?}: {}", r.sms.text);
+                assert_eq!(
+                    r.sms.encoding,
+                    Encoding::Gsm7,
+                    "{kind} {locale:?}: {}",
+                    r.sms.text
+                );
                 assert_eq!(r.sms.warning, None);
                 assert!(r.sms.segments <= 2, "{kind} {locale:?}: {}", r.sms.text);
             }
@@ -295,7 +306,11 @@ mod tests {
         assert!(sn.body.starts_with("Mhoroi Mai Chiedza,"), "{}", sn.body);
         assert!(sn.sms.text.contains("yaTendai: USD 120"), "{}", sn.sms.text);
         let nd = t.render("attendance", Locale::Nd, &ctx()).unwrap();
-        assert!(nd.body.starts_with("Sawubona Mai Chiedza, Tendai kazange"), "{}", nd.body);
+        assert!(
+            nd.body.starts_with("Sawubona Mai Chiedza, Tendai kazange"),
+            "{}",
+            nd.body
+        );
         let en = t.render("exam.results", Locale::En, &ctx()).unwrap();
         assert_eq!(en.title, "Exam results: Tendai");
     }
@@ -308,7 +323,10 @@ mod tests {
         let sn = t.render("event", Locale::Sn, &ctx()).unwrap();
         assert!(sn.sms.text.contains("STOP"));
         let urgent = t.render("emergency", Locale::En, &ctx()).unwrap();
-        assert!(urgent.sms.text.starts_with("URGENT Mufakose High: School closed."));
+        assert!(urgent
+            .sms
+            .text
+            .starts_with("URGENT Mufakose High: School closed."));
         assert!(!urgent.sms.text.contains("STOP"));
     }
 
@@ -319,14 +337,21 @@ mod tests {
         assert_eq!(r.template, NOTICE);
         assert_eq!(r.language, Language::English, "notice has English only");
         assert_eq!(r.title, "School closed");
-        assert!(r.sms.text.starts_with("Mufakose High: School closed. Floods"));
+        assert!(r
+            .sms
+            .text
+            .starts_with("Mufakose High: School closed. Floods"));
     }
 
     #[test]
     fn a_missing_variable_is_an_error_not_a_hole() {
         let t = NotificationTemplates::builtin();
         let e = t
-            .render("fees.reminder", Locale::Sn, &json!({"school": "x", "name": "y"}))
+            .render(
+                "fees.reminder",
+                Locale::Sn,
+                &json!({"school": "x", "name": "y"}),
+            )
             .unwrap_err();
         assert!(matches!(e, TemplateError::Engine { .. }), "{e:?}");
     }

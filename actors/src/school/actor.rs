@@ -18,8 +18,8 @@ use super::channel::{ChannelState, SessionId};
 use crate::frame_limits::FrameLimits;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
-use crate::notify::NotificationContents;
 use crate::notify::calendar::SchoolCalendar;
+use crate::notify::NotificationContents;
 use crate::roster::Roster;
 use crate::session::outbound::Outbound;
 

@@ -30,15 +30,20 @@ impl Handler<SetCalendar> for SchoolActor {
         if self.calendar.spec() == &spec {
             return Box::pin(async move { Ok(spec) });
         }
-        let append = Append::new(
-            &self.school,
-            StreamName::roster(&self.school),
-            kinds::SCHOOL_CALENDAR_SET,
-            msg.actor,
-            &spec,
-        );
+        let append = calendar_set(&self.school, msg.actor, &spec);
         self.roster_write(append, spec, ctx)
     }
+}
+
+/// The append of `actor` setting `school`'s calendar to `spec`.
+pub(crate) fn calendar_set(school: &str, actor: String, spec: &CalendarSpec) -> Append {
+    Append::new(
+        school,
+        StreamName::roster(school),
+        kinds::SCHOOL_CALENDAR_SET,
+        actor,
+        spec,
+    )
 }
 
 /// Read the school's calendar as set.

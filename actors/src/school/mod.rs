@@ -50,6 +50,8 @@ mod tests;
 #[cfg(feature = "fault-injection")]
 pub use actor::Crash;
 pub use actor::SchoolActor;
+#[cfg(test)]
+pub(crate) use calendar::calendar_set;
 pub use calendar::{GetCalendar, SetCalendar};
 pub use channel::SessionId;
 pub use ephemeral::{MarkRead, PresenceOf, Typing};

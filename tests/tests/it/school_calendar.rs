@@ -82,8 +82,14 @@ async fn bad_calendars_are_400s_naming_the_problem_and_change_nothing() {
         .collect();
     let cases = [
         (json!({"time_zone": "Mars/Olympus"}), "time_zone"),
-        (json!({"quiet_hours": {"start": "21:00", "end": "24:30"}}), "quiet_hours.end"),
-        (json!({"quiet_hours": {"start": "06:00", "end": "06:00"}}), "must not be empty"),
+        (
+            json!({"quiet_hours": {"start": "21:00", "end": "24:30"}}),
+            "quiet_hours.end",
+        ),
+        (
+            json!({"quiet_hours": {"start": "06:00", "end": "06:00"}}),
+            "must not be empty",
+        ),
         (
             json!({"no_disturb": [{"name": "x", "from": "2026-05-02", "to": "2026-05-01"}]}),
             "ends (2026-05-01) before it starts",
@@ -98,7 +104,10 @@ async fn bad_calendars_are_400s_naming_the_problem_and_change_nothing() {
             json!({"no_disturb": [{"name": "x", "from": "1 May", "to": "2026-05-01"}]}),
             "no_disturb[0].from",
         ),
-        (json!({"no_disturb": too_many}), "101 periods, over the limit of 100"),
+        (
+            json!({"no_disturb": too_many}),
+            "101 periods, over the limit of 100",
+        ),
         (json!({"timezone": "Africa/Harare"}), "unknown field"),
     ];
     for (body, expected) in cases {
@@ -120,7 +129,10 @@ async fn teachers_parents_and_other_schools_are_forbidden_and_wrong_methods_are_
         token("a2", "s2", Role::Admin, &[]),
     ] {
         let (status, body) = put(&hub, &who, "s1", &term_calendar()).await;
-        assert_eq!((status, body["error"]["code"].clone()), (403, json!("forbidden")));
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (403, json!("forbidden"))
+        );
         assert_eq!(get(&hub, &who, "s1").await.0, 403);
     }
     let admin = token("a1", "s1", Role::Admin, &[]);
