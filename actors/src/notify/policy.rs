@@ -589,11 +589,10 @@ mod tests {
         let p = plan_for("exam.results", &bare, &[Channel::Email], noon);
         let states: Vec<_> = p.steps.iter().map(|s| s.state.clone()).collect();
         assert!(matches!(states[0], StepState::Due { .. }));
-        for i in 1..4 {
-            assert_eq!(states[i], StepState::Skipped(SkipReason::NoContact), "{i}");
+        for (i, state) in states.iter().enumerate().take(4).skip(1) {
+            assert_eq!(*state, StepState::Skipped(SkipReason::NoContact), "{i}");
         }
         assert_eq!(states[4], StepState::Skipped(SkipReason::OptedOut));
-        // Skipped steps take no time: nothing after in-app, so nothing else is due.
         let opted = plan_for("emergency", &full("p1"), &[Channel::Sms], noon);
         assert_eq!(
             opted.steps[3].state,
