@@ -18,7 +18,9 @@
 //! and WhatsApp, no e-mail, no push token) is skipped with that reason, as is a channel the
 //! recipient opted out of (opt-outs are always honoured, emergencies included: the consent ledger
 //! is the law's, POTRAZ 2/2013), and, when the member lists `preferences`, an offline channel not
-//! in them; listed preferences also order the offline steps. In-app is always reachable.
+//! in them (except in an emergency, which goes everywhere the member can be reached); listed
+//! preferences also order the offline steps of a cheapest-first plan. In-app is always
+//! reachable.
 //!
 //! Timeline: in cheapest-first mode, a step starts when the one before it has used its whole
 //! wait, then later if the calendar holds its channel ([`SchoolCalendar::next_allowed`]). That
@@ -366,7 +368,8 @@ pub fn plan(
             planned.push(skip(SkipReason::OptedOut));
             continue;
         }
-        if channel != Channel::InApp && !preferred.is_empty() && !preferred.contains(&channel) {
+        let filters = policy.urgency == Urgency::Normal && !preferred.is_empty();
+        if channel != Channel::InApp && filters && !preferred.contains(&channel) {
             planned.push(skip(SkipReason::NotPreferred));
             continue;
         }
