@@ -55,6 +55,10 @@ pub struct Limits {
     pub max_push_tokens_per_member: usize,
     /// Most members in one page of `GET …/members`; also the page size when none is asked for.
     pub member_page_max: usize,
+    /// Most no-disturb periods in one school calendar (`PUT …/calendar`): a school year's
+    /// terms, holidays and exam sittings fit many times over, and the bound keeps the journaled
+    /// calendar small.
+    pub calendar_periods_max: usize,
     /// Channels one connection may be subscribed to at once (its inbox included); a subscribe
     /// past it is answered `forbidden` and the socket stays open.
     pub max_subscriptions_per_connection: usize,
@@ -97,6 +101,7 @@ impl Default for Limits {
             school_idle: Duration::from_secs(300),
             max_push_tokens_per_member: 10,
             member_page_max: 500,
+            calendar_periods_max: 100,
             max_subscriptions_per_connection: 1024,
             max_subscriptions_per_user: 4096,
             presence_interval: Duration::from_secs(1),

@@ -11,6 +11,7 @@
 //! | [`can_publish`] | announcements: staff and services; class: its members; DM: its two users; inbox: nobody; analysts nothing |
 //! | [`can_notify`] | admins and services of the school; teachers only to a class of theirs |
 //! | [`can_manage_roster`] | admins and services of the school, platform services |
+//! | [`can_manage_calendar`] | admins and services of the school, platform services |
 //! | [`can_read_journal`] | analysts, admins and services of the school, platform services |
 //! | [`can_read_bodies`] | admins of the school only (and the access is audited) |
 //! | [`can_revoke`] | admins and services of the token's school, platform services |
@@ -110,6 +111,12 @@ pub fn can_notify(p: &Principal, school: &str, to: &Audience) -> Result<(), Erro
 
 /// Whether `p` may read and change `school`'s roster.
 pub fn can_manage_roster(p: &Principal, school: &str) -> Result<(), ErrorCode> {
+    allow(p.in_school(school) && matches!(p.role, Role::Admin | Role::Service))
+}
+
+/// Whether `p` may read and set `school`'s calendar (time zone, quiet hours, no-disturb
+/// periods): who manages the roster, since both are the school's own settings.
+pub fn can_manage_calendar(p: &Principal, school: &str) -> Result<(), ErrorCode> {
     allow(p.in_school(school) && matches!(p.role, Role::Admin | Role::Service))
 }
 
@@ -319,5 +326,23 @@ mod tests {
             can_revoke(&principal("t", "s1", Role::Teacher, &[]), "s1"),
             DENIED
         );
+    }
+
+    #[test]
+    fn a_calendar_is_managed_by_admins_and_services_of_its_school_only() {
+        assert!(can_manage_calendar(&principal("a", "s1", Role::Admin, &[]), "s1").is_ok());
+        assert!(can_manage_calendar(&principal("s", "s1", Role::Service, &[]), "s1").is_ok());
+        assert!(can_manage_calendar(&principal("s", "*", Role::Service, &[]), "s1").is_ok());
+        assert_eq!(
+            can_manage_calendar(&principal("a", "s2", Role::Admin, &[]), "s1"),
+            DENIED
+        );
+        for role in [Role::Teacher, Role::Parent, Role::Analyst] {
+            assert_eq!(
+                can_manage_calendar(&principal("u", "s1", role, &["c1"]), "s1"),
+                DENIED,
+                "{role:?}"
+            );
+        }
     }
 }

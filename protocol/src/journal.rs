@@ -51,6 +51,9 @@ pub mod kinds {
     pub const MEMBER_UPSERTED: &str = "roster.member.upserted";
     /// A roster member was removed (stream `roster:{school}`).
     pub const MEMBER_REMOVED: &str = "roster.member.removed";
+    /// A school set its calendar: time zone, quiet hours, no-disturb periods (stream
+    /// `roster:{school}`, the school's settings; the payload is the calendar as set).
+    pub const SCHOOL_CALENDAR_SET: &str = "school.calendar.set";
     /// A token was revoked before its expiry (stream `auth:revoked`).
     pub const TOKEN_REVOKED: &str = "auth.token.revoked";
     /// An admin read message bodies through the journal API (stream `audit:{school}`).
@@ -72,6 +75,7 @@ pub mod kinds {
         NOTIFICATION_POSTED,
         MEMBER_UPSERTED,
         MEMBER_REMOVED,
+        SCHOOL_CALENDAR_SET,
         TOKEN_REVOKED,
         BODIES_ACCESSED,
         DELIVERY_ATTEMPT_STARTED,

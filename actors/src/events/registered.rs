@@ -14,10 +14,11 @@ use super::audit::{bodies_accessed, BodiesAccessed};
 use super::Append;
 use crate::delivery;
 use crate::identity::revocation::{revoked, TokenRevoked};
+use crate::notify::calendar::CalendarSpec;
 use crate::notify::request::Stored;
 use crate::notify::{Audience, Notify};
 use crate::roster::Member;
-use crate::school::{member_removed, member_upserted, Publish};
+use crate::school::{calendar_set, member_removed, member_upserted, Publish};
 use crate::Role;
 
 fn every_append_the_actors_build() -> Vec<Append> {
@@ -58,6 +59,7 @@ fn every_append_the_actors_build() -> Vec<Append> {
     };
     all.push(member_upserted("s1", "a1".into(), &member));
     all.push(member_removed("s1", "a1".into(), "u1".into()));
+    all.push(calendar_set("s1", "a1".into(), &CalendarSpec::default()));
     all.push(revoked(
         "a1",
         &TokenRevoked {

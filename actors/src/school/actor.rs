@@ -18,6 +18,7 @@ use super::channel::{ChannelState, SessionId};
 use crate::frame_limits::FrameLimits;
 use crate::limits::Limits;
 use crate::metrics::Metrics;
+use crate::notify::calendar::SchoolCalendar;
 use crate::notify::NotificationContents;
 use crate::roster::Roster;
 use crate::session::outbound::Outbound;
@@ -53,6 +54,8 @@ pub struct SchoolActor {
     /// What every journaled event's frames are checked against before fan-out.
     pub(super) frames: FrameLimits,
     pub(super) roster: Roster,
+    /// The school's calendar, rebuilt with the roster from `roster:{school}` (`calendar.rs`).
+    pub(super) calendar: SchoolCalendar,
     /// Channels in use, by name (see the lifetime rule in `channel.rs`).
     pub(super) channels: HashMap<String, ChannelState>,
     /// Head loads in flight for channels without state, by name: a channel is not released
@@ -87,6 +90,7 @@ impl SchoolActor {
             metrics,
             notifications,
             roster: Roster::default(),
+            calendar: SchoolCalendar::default(),
             channels: HashMap::new(),
             loading: HashMap::new(),
             sessions: HashMap::new(),

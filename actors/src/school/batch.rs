@@ -48,7 +48,7 @@ pub(super) struct PendingWrite {
 enum Target {
     /// A channel: fan out, and it was counted in flight.
     Channel(String),
-    /// This school's roster: apply to the model.
+    /// This school's roster and settings (calendar): apply to the models.
     Roster,
     /// Nothing to do here (a notification's own stream).
     Other,
@@ -214,7 +214,7 @@ impl SchoolActor {
                                 self.apply_channel_commit(e, &contents);
                                 touched.push(name);
                             }
-                            Target::Roster => self.roster.apply(e),
+                            Target::Roster => self.apply_settings(e),
                             Target::Other => {}
                         }
                     }

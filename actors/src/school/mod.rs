@@ -12,7 +12,7 @@
 //! Restart policy: transient. It runs on the worker arbiter of the session that needed it first
 //! and stops after [`crate::Limits::school_idle`] without sessions. If it dies, the registry
 //! starts a new one on the next request and sessions resubscribe from the seqs they already
-//! delivered. On start it rebuilds the roster from `roster:{school}`; channel heads are read from
+//! delivered. On start it rebuilds the roster and calendar from `roster:{school}`; channel heads are read from
 //! the journal the first time each channel is used. A restart loses in-flight appends' replies
 //! (the callers answer `unavailable`, "school restarted, retry"; clients retry with the same
 //! `client_msg_id`, which the journal dedups), catch-up buffers (sessions replay from the journal
@@ -29,11 +29,13 @@
 //! | `ephemeral.rs` | typing, presence queries, read cursors: events that are not journaled |
 //! | `presence.rs` | presence announcements, coalesced per user and channel |
 //! | `roster.rs` | the roster's handlers (the model is [`crate::roster`]) |
+//! | `calendar.rs` | the school calendar's handlers (the model is [`crate::notify::calendar`]) |
 //! | `inbox.rs` | appending a notification to its recipients' inboxes |
 //! | `tests/` | unit tests of the actor on the in-memory journal under a paused clock |
 
 mod actor;
 mod batch;
+mod calendar;
 mod channel;
 mod ephemeral;
 mod inbox;
@@ -48,6 +50,9 @@ mod tests;
 #[cfg(feature = "fault-injection")]
 pub use actor::Crash;
 pub use actor::SchoolActor;
+#[cfg(test)]
+pub(crate) use calendar::calendar_set;
+pub use calendar::{GetCalendar, SetCalendar};
 pub use channel::SessionId;
 pub use ephemeral::{MarkRead, PresenceOf, Typing};
 pub use members::{Join, Leave};

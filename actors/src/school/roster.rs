@@ -2,6 +2,9 @@
 //! through the group commit and applied to the model ([`crate::roster::Roster`]) when committed,
 //! never before, so memory never holds a change the journal lost.
 //!
+//! The same stream carries the school's calendar (`school.calendar.set`, handlers in
+//! `calendar.rs`), applied by the same replay and commit path ([`SchoolActor::apply_settings`]).
+//!
 //! On start the actor rebuilds the model by replaying the whole stream, page by page, before it
 //! handles any message (`ctx.wait`). A failed rebuild stops the actor (see `actor.rs`).
 
@@ -120,8 +123,15 @@ impl Handler<ListMembers> for SchoolActor {
 }
 
 impl SchoolActor {
+    /// Applies one committed or replayed event of `roster:{school}`: members to the roster, a
+    /// calendar to the calendar.
+    pub(super) fn apply_settings(&mut self, e: &oneclass_protocol::journal::EventEnvelope) {
+        self.roster.apply(e);
+        self.calendar.apply(e, self.limits.calendar_periods_max);
+    }
+
     /// Journals one roster change and answers `value` once it is durable.
-    fn roster_write<T: 'static>(
+    pub(super) fn roster_write<T: 'static>(
         &mut self,
         append: Append,
         value: T,
@@ -151,7 +161,7 @@ impl SchoolActor {
             }
             .into_actor(self)
             .map(|events, act, ctx| match events {
-                Ok(events) => events.iter().for_each(|e| act.roster.apply(e)),
+                Ok(events) => events.iter().for_each(|e| act.apply_settings(e)),
                 Err(e) => {
                     tracing::error!(
                         school = %act.school,

@@ -72,6 +72,18 @@ pub fn analyse(text: &str) -> SmsSegments {
     }
 }
 
+/// The distinct characters of `text` outside GSM-7, in order of first appearance: the ones
+/// that force the whole message to UCS-2 (what an author should replace to save segments).
+pub fn non_gsm7_chars(text: &str) -> Vec<char> {
+    let mut found = Vec::new();
+    for c in text.chars() {
+        if gsm7_cost(c).is_none() && !found.contains(&c) {
+            found.push(c);
+        }
+    }
+    found
+}
+
 /// Packs characters into parts without splitting an escape pair or a surrogate pair.
 fn count_parts(costs: &[usize], total: usize, single: usize, part: usize) -> usize {
     if total == 0 {
@@ -147,6 +159,12 @@ mod tests {
         let text = format!("{}€{}", "a".repeat(152), "b".repeat(152));
         assert_eq!(analyse(&text).units, 306);
         assert_eq!(analyse(&text).segments, 3);
+    }
+
+    #[test]
+    fn the_characters_that_force_ucs2_are_named_once_each() {
+        assert_eq!(non_gsm7_chars("Fees: €10 [term 1]"), Vec::<char>::new());
+        assert_eq!(non_gsm7_chars("It’s due – pay ‘now’"), ['’', '–', '‘']);
     }
 
     #[test]

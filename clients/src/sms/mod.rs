@@ -8,6 +8,6 @@ mod http_client;
 pub mod kannel;
 pub mod telone;
 
-pub use encoding::{analyse, SmsEncoding, SmsSegments};
+pub use encoding::{analyse, non_gsm7_chars, SmsEncoding, SmsSegments};
 pub use gateway::{DeliveryReport, DeliveryState, SmsGateway, SmsMessage};
 pub use http_client::HttpSmsClient;

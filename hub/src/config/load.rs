@@ -50,6 +50,7 @@ const SECTIONS: &[&str] = &[
     "rate_limits",
     "telemetry",
     "providers",
+    "delivery",
 ];
 
 /// The documented flat variables (without the prefix) and the key each one sets.
@@ -356,6 +357,41 @@ mod tests {
             assert_eq!(s.limits.heartbeat, Duration::from_secs(7));
             assert_eq!(s.limits.connect_timeout, Duration::from_millis(300));
             assert_eq!(s.limits.replay_page, 32);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn delivery_policies_come_from_the_file_over_the_defaults() {
+        use oneclass_actors::notify::policy::{Channel, DeliveryPolicies, Mode};
+        in_jail(|jail| {
+            jail.create_file(
+                "hub.toml",
+                r#"
+                [delivery.policies."fees.reminder"]
+                mode = "cheapest_first"
+                steps = [
+                    { channel = "in_app", wait = "2h" },
+                    { channel = "sms", wait = "1d" },
+                ]
+                "#,
+            )?;
+            let s = load(true)?;
+            let fees = s.delivery.policies.for_kind("fees.reminder");
+            assert_eq!(fees.mode, Mode::CheapestFirst);
+            assert_eq!(fees.steps[1].channel, Channel::Sms);
+            assert_eq!(fees.steps[1].wait, Duration::from_secs(86_400));
+            let defaults = DeliveryPolicies::default();
+            assert_eq!(
+                s.delivery.policies.for_kind("emergency"),
+                defaults.for_kind("emergency")
+            );
+            jail.create_file(
+                "hub.toml",
+                "[delivery.policies.event]\nmode = \"all_at_once\"\nsteps = []\n",
+            )?;
+            let e = format!("{:#}", load(true).unwrap_err());
+            assert!(e.contains("has no steps"), "{e}");
             Ok(())
         });
     }

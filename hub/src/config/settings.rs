@@ -38,6 +38,19 @@ pub struct Settings {
     /// Outside delivery providers by name (`[providers.telone]`); `crate::providers` builds one
     /// client for each at startup. None configured: the hub delivers in-app only.
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// How notifications go beyond the inbox (`[delivery]`).
+    pub delivery: DeliverySettings,
+}
+
+/// `[delivery]`: the delivery engine's settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// The delivery policy per notification kind (`[delivery.policies."fees.reminder"]`); a
+    /// kind not named keeps its compiled-in default
+    /// ([`oneclass_actors::notify::policy::DeliveryPolicies`]). Checked at startup; read by
+    /// the dispatcher once it lands.
+    pub policies: oneclass_actors::notify::policy::DeliveryPolicies,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod calendar;
 pub mod health;
 pub mod journal;
 pub mod notifications;
@@ -24,6 +25,7 @@ use actix_web::{Resource, Route};
 pub fn configure(cfg: &mut ServiceConfig) {
     ws::configure(cfg);
     roster::configure(cfg);
+    calendar::configure(cfg);
     revoke::configure(cfg);
     notifications::configure(cfg);
     health::configure(cfg);

@@ -14,6 +14,7 @@ fn the_registered_event_kinds_are_exactly_these() {
             "notification.posted",
             "roster.member.upserted",
             "roster.member.removed",
+            "school.calendar.set",
             "auth.token.revoked",
             "audit.bodies.accessed",
             "delivery.attempt.started",

@@ -19,6 +19,7 @@ mod rest_hardening;
 mod resume;
 mod resume_gap;
 mod revocation;
+mod school_calendar;
 mod security;
 mod session_phases;
 mod slow_consumer;
