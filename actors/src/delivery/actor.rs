@@ -100,6 +100,8 @@ pub struct Status;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderStatus {
     pub circuit: CircuitState,
+    /// While open, when its cool-down ends (a submission after it is the half-open probe).
+    pub open_until: Option<Instant>,
     /// Deliveries waiting (not in flight).
     pub queued: usize,
     pub in_flight: usize,
@@ -530,6 +532,10 @@ impl Handler<Status> for ProviderActor {
     fn handle(&mut self, _: Status, _: &mut Context<Self>) -> Self::Result {
         MessageResult(ProviderStatus {
             circuit: self.circuit.state(),
+            open_until: match self.circuit.admits(Instant::now()) {
+                Admission::OpenUntil(until) => Some(until),
+                _ => None,
+            },
             queued: self.queue.len(),
             in_flight: self.in_flight,
             drain_time: self.limiter.drain_time(self.queue.len() + self.in_flight),
