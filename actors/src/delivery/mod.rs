@@ -35,6 +35,8 @@ mod router;
 mod settings;
 
 #[cfg(test)]
+mod router_tests;
+#[cfg(test)]
 mod tests;
 
 #[cfg(any(test, feature = "fault-injection"))]
