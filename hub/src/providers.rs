@@ -36,7 +36,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::providers::SmsApi;
 use crate::config::providers::{parse_smtp_url, SmtpScheme};
+use crate::config::providers::WhatsAppCategory;
 use crate::config::{CostTable, ProviderKind, ProviderSettings};
+use oneclass_actors::delivery::{ProviderActorSettings, ProviderRate};
 
 /// SMTP connections one mailer keeps open at most.
 const SMTP_POOL_MAX: u32 = 8;
@@ -64,6 +66,8 @@ pub struct ConfiguredProvider {
     pub rate_per_hour: u32,
     pub burst: u32,
     pub cost: CostTable,
+    /// What its provider actor is started with: rate, bounds, retry, circuit, unit price.
+    pub actor: ProviderActorSettings,
     pub client: ProviderClient,
 }
 
@@ -110,6 +114,7 @@ impl ProviderRegistry {
                     rate_per_hour: settings.rate_per_hour,
                     burst: settings.burst,
                     cost: settings.cost.clone(),
+                    actor: actor_settings(settings),
                     client,
                 })
             })
@@ -163,6 +168,32 @@ impl ProviderRegistry {
         } else {
             tracing::info!(providers = %self.summary(), "delivery providers configured");
         }
+    }
+}
+
+/// The provider actor's settings of one entry (validated: its kind is priced).
+pub fn actor_settings(settings: &ProviderSettings) -> ProviderActorSettings {
+    let c = &settings.cost;
+    let price = match settings.kind {
+        ProviderKind::Sms => c.sms_segment,
+        // School notices are utility templates; an account priced otherwise pays its cheapest.
+        ProviderKind::Whatsapp => c
+            .whatsapp
+            .get(&WhatsAppCategory::Utility)
+            .or_else(|| c.whatsapp.values().min())
+            .copied(),
+        ProviderKind::Email => c.email,
+        ProviderKind::PushFcm | ProviderKind::PushApns => c.push,
+    };
+    ProviderActorSettings {
+        queue_capacity: settings.delivery.queue_capacity,
+        max_in_flight: settings.delivery.max_in_flight,
+        retry: settings.retry,
+        circuit: settings.circuit,
+        cost_per_segment_micros: price.map_or(0, |p| p.micros()),
+        currency: c.currency.clone(),
+        // `rate_per_hour = 0` is "no limit of ours".
+        ..ProviderActorSettings::at_rate(ProviderRate::new(settings.rate_per_hour, settings.burst))
     }
 }
 

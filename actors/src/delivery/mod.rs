@@ -44,7 +44,7 @@ pub use actor::Fail;
 pub use actor::{Delivery, ProviderActor, ProviderStatus, Sent, Status, Submit};
 pub use circuit::{Admission, Circuit, CircuitPolicy, CircuitState, Transition};
 pub use client::{
-    EmailProvider, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
+    EmailProvider, Named, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
     WhatsAppProvider,
 };
 pub use decision::{decide, Decision, Failure, Health};

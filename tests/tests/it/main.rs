@@ -14,6 +14,8 @@ mod notifications;
 mod notify_hardening;
 mod presence;
 #[cfg(feature = "sandbox")]
+mod delivery_failover;
+#[cfg(feature = "sandbox")]
 mod providers_setup;
 mod rest_hardening;
 mod resume;
