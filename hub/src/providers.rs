@@ -404,6 +404,41 @@ mod tests {
     "#;
 
     #[test]
+    fn each_entry_gives_its_actor_its_rate_bounds_policies_and_unit_price() {
+        let entries = entries(
+            r#"
+            [providers.telone]
+            kind = "sms"
+            rate_per_hour = 1000
+            base_url = "http://127.0.0.1:1"
+            sender = "S"
+            burst = 20
+            credentials = { username = "u", password = "p" }
+            cost = { currency = "USD", sms_segment = "0.0108" }
+            delivery = { queue_capacity = 7 }
+            retry = { max_attempts = 2 }
+            [providers.wa]
+            kind = "whatsapp"
+            base_url = "http://127.0.0.1:1"
+            rate_per_hour = 0
+            credentials = { access_token = "t", phone_number_id = "1" }
+            cost = { currency = "USD", whatsapp = { marketing = "0.06", utility = "0.004" } }
+            "#,
+        );
+        let telone = actor_settings(&entries["telone"]);
+        assert_eq!(telone.rate, ProviderRate::new(1_000, 20));
+        assert_eq!(telone.queue_capacity, 7);
+        assert_eq!(telone.retry.max_attempts, 2);
+        assert_eq!(
+            (telone.cost_per_segment_micros, telone.currency.as_str()),
+            (10_800, "USD")
+        );
+        let wa = actor_settings(&entries["wa"]);
+        assert_eq!(wa.rate, None, "0 = no limit of ours");
+        assert_eq!(wa.cost_per_segment_micros, 4_000, "the utility price");
+    }
+
+    #[test]
     fn providers_are_listed_by_kind_then_priority_with_their_contracted_rate() {
         let registry = build(SMS).unwrap();
         let order: Vec<(&str, u32)> = registry

@@ -625,6 +625,65 @@ mod tests {
         }
     }
 
+    const TELONE: &str = r#"
+        kind = "sms"
+        base_url = "https://sms.example.net"
+        sender = "SCHOOL"
+        credentials = { username = "u", password = "p" }
+        cost = { currency = "USD", sms_segment = "0.02" }
+    "#;
+
+    #[test]
+    fn the_provider_actor_keys_default_to_the_actors_own_defaults() {
+        let p = provider(TELONE).unwrap();
+        assert_eq!(p.delivery, DeliveryBounds::default());
+        assert_eq!(p.delivery.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+        assert_eq!(p.retry, RetryPolicy::default());
+        assert_eq!(p.circuit, CircuitPolicy::default());
+    }
+
+    #[test]
+    fn delivery_retry_and_circuit_sub_tables_set_the_provider_actor() {
+        let p = provider(&format!(
+            "{TELONE}
+            delivery = {{ queue_capacity = 50, max_in_flight = 2 }}
+            retry = {{ max_attempts = 2, base = \"500ms\", cap = \"5s\" }}
+            circuit = {{ consecutive_failures = 3, cool_down = \"1m\" }}
+            "
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.delivery.queue_capacity, p.delivery.max_in_flight),
+            (50, 2)
+        );
+        assert_eq!(p.retry.max_attempts, 2);
+        assert_eq!(p.retry.base, Duration::from_millis(500));
+        assert_eq!(
+            p.retry.max_retry_after,
+            RetryPolicy::default().max_retry_after,
+            "keys left out keep their default"
+        );
+        assert_eq!(p.circuit.consecutive_failures, 3);
+        assert_eq!(p.circuit.cool_down, Duration::from_secs(60));
+        assert_eq!(p.circuit.window, CircuitPolicy::default().window);
+    }
+
+    #[test]
+    fn provider_actor_keys_out_of_range_are_refused_by_name() {
+        for (extra, named) in [
+            ("delivery = { queue_capacity = 0 }", "delivery.queue_capacity"),
+            ("retry = { max_attempts = 0 }", "retry.max_attempts"),
+            ("circuit = { failure_ratio = 1.5 }", "circuit.failure_ratio"),
+            ("circuit = { window = 0 }", "circuit.window"),
+            ("circuit = { cool_down = \"0s\" }", "circuit.cool_down"),
+        ] {
+            let err = provider(&format!("{TELONE}\n{extra}\n")).unwrap_err();
+            assert!(err.to_string().contains(named), "{extra}: {err}");
+        }
+        let err = provider(&format!("{TELONE}\ndelivery = {{ queue = 1 }}\n")).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
     #[test]
     fn an_sms_provider_prices_segments_by_route_then_network_then_base() {
         let p = provider(
