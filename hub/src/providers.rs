@@ -11,9 +11,9 @@
 //!
 //! The registry holds clients, not senders: pacing at `rate_per_hour`/`burst`, retries, circuit
 //! breaking and failover belong to the delivery engine's provider actors, which take their
-//! client and settings from here ([`ConfiguredProvider`]). Until they exist nothing sends through
-//! the registry at run time; the startup log names every provider (or says the hub delivers
-//! in-app only), and the tests send through each client to prove the wiring.
+//! client and settings from here ([`ConfiguredProvider`], [`actor_settings`]) when
+//! `crate::delivery` starts them. The startup log names every provider (or says the hub
+//! delivers in-app only).
 //!
 //! The hub has no e-mail templates of its own yet (they come with the dispatcher), so startup
 //! hands mailers an empty set; [`ProviderRegistry::build`] takes the set to render with.

@@ -35,9 +35,10 @@
 //! (their callers hear `Stopped` too; a call that reached the provider may have been sent, which
 //! the `delivery.attempt.started` without a `finished` shows). The limiter starts full again, so a
 //! restart can let one extra burst through; the circuit starts closed and the retry schedule
-//! afresh. The durable truth of a delivery is the dispatcher's plan, which resubmits. Not yet
-//! wired: the hub does not start provider actors (configuration and the dispatcher come later in
-//! issue 10), so no `HubSupervisor` watches them yet.
+//! afresh. The durable truth of a delivery is the dispatcher's plan, which resubmits. The hub
+//! starts one per configured provider at start (`hub/src/delivery.rs`), under actix's
+//! `Supervisor` only: the `HubSupervisor` has nothing to add to a restart that replays nothing.
+//! The dispatcher that will submit through the kind's [`super::ProviderSet`] is not built yet.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
