@@ -78,12 +78,8 @@ impl Delivery {
         let routers = members
             .into_iter()
             .map(|(kind, members)| {
-                let set = ProviderSet::new(
-                    actor_kind(kind),
-                    members,
-                    journal.clone(),
-                    metrics.clone(),
-                );
+                let set =
+                    ProviderSet::new(actor_kind(kind), members, journal.clone(), metrics.clone());
                 (kind, set)
             })
             .collect();
@@ -141,6 +137,9 @@ mod tests {
             actor_kind(ProviderKind::Whatsapp),
             delivery::ProviderKind::WhatsApp
         );
-        assert_eq!(actor_kind(ProviderKind::Email), delivery::ProviderKind::Email);
+        assert_eq!(
+            actor_kind(ProviderKind::Email),
+            delivery::ProviderKind::Email
+        );
     }
 }

@@ -35,8 +35,8 @@ use oneclass_clients::{
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::providers::SmsApi;
-use crate::config::providers::{parse_smtp_url, SmtpScheme};
 use crate::config::providers::WhatsAppCategory;
+use crate::config::providers::{parse_smtp_url, SmtpScheme};
 use crate::config::{CostTable, ProviderKind, ProviderSettings};
 use oneclass_actors::delivery::{ProviderActorSettings, ProviderRate};
 

@@ -27,8 +27,8 @@ use oneclass_storage::{EventQueries, Journal, Storage};
 
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
-use crate::error_tracking::ErrorTracking;
 use crate::delivery::Delivery;
+use crate::error_tracking::ErrorTracking;
 use crate::providers::ProviderRegistry;
 
 pub use crate::journal_backend::{open_journal, JOURNAL_FILE};

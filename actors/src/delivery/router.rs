@@ -70,7 +70,11 @@ pub enum Step {
 
 /// The choice for one delivery: a step per provider, in priority order. `statuses[i]` is the
 /// status of the kind's `i`th provider (`None` when it could not be read: tried anyway).
-pub fn plan(now: Instant, deadline: Option<Instant>, statuses: &[Option<ProviderStatus>]) -> Vec<Step> {
+pub fn plan(
+    now: Instant,
+    deadline: Option<Instant>,
+    statuses: &[Option<ProviderStatus>],
+) -> Vec<Step> {
     statuses
         .iter()
         .enumerate()
@@ -325,10 +329,7 @@ mod tests {
             ]
         );
         // Exactly on the deadline still makes it; without a deadline the queue never matters.
-        assert_eq!(
-            plan(now, Some(deadline), &[closed(600)]),
-            [Step::Try(0)]
-        );
+        assert_eq!(plan(now, Some(deadline), &[closed(600)]), [Step::Try(0)]);
         assert_eq!(plan(now, None, &[closed(3600)]), [Step::Try(0)]);
     }
 

@@ -109,7 +109,10 @@ async fn injected_server_errors_exhaust_telone_retries_and_econet_sends_it() {
             kinds::DELIVERY_FAILED_OVER,
         ]
     );
-    assert_eq!(finished(&telone_events[5].1).decision, "provider_unavailable");
+    assert_eq!(
+        finished(&telone_events[5].1).decision,
+        "provider_unavailable"
+    );
     let moved = failed_over(&telone_events[6].1);
     assert_eq!(
         (
@@ -122,7 +125,10 @@ async fn injected_server_errors_exhaust_telone_retries_and_econet_sends_it() {
     );
     let econet_events = journal_of(&rig.journal, "econet").await;
     let end = finished(&econet_events[1].1);
-    assert_eq!((end.delivery_id.as_str(), end.decision.as_str()), ("d1", "done"));
+    assert_eq!(
+        (end.delivery_id.as_str(), end.decision.as_str()),
+        ("d1", "done")
+    );
     assert_eq!(
         rig.metrics
             .delivery_failovers("telone", "provider_unavailable"),
@@ -242,11 +248,13 @@ async fn a_deadline_telone_queue_would_miss_goes_to_econet() {
         (moved[0].delivery_id.as_str(), moved[0].reason.as_str()),
         ("urgent", "deadline")
     );
-    assert!(telone_events.iter().all(|(k, p)| k != kinds::DELIVERY_ATTEMPT_STARTED
-        || decode_payload::<oneclass_protocol::journal::DeliveryAttemptStarted>(p)
-            .unwrap()
-            .delivery_id
-            != "urgent"));
+    assert!(telone_events
+        .iter()
+        .all(|(k, p)| k != kinds::DELIVERY_ATTEMPT_STARTED
+            || decode_payload::<oneclass_protocol::journal::DeliveryAttemptStarted>(p)
+                .unwrap()
+                .delivery_id
+                != "urgent"));
     for b in backlog {
         assert_eq!(b.await.unwrap().unwrap().provider, "telone");
     }

@@ -671,7 +671,10 @@ mod tests {
     #[test]
     fn provider_actor_keys_out_of_range_are_refused_by_name() {
         for (extra, named) in [
-            ("delivery = { queue_capacity = 0 }", "delivery.queue_capacity"),
+            (
+                "delivery = { queue_capacity = 0 }",
+                "delivery.queue_capacity",
+            ),
             ("retry = { max_attempts = 0 }", "retry.max_attempts"),
             ("circuit = { failure_ratio = 1.5 }", "circuit.failure_ratio"),
             ("circuit = { window = 0 }", "circuit.window"),

@@ -52,7 +52,10 @@ async fn a_sandbox_hub_runs_one_provider_actor_per_configured_provider() {
     assert_eq!(
         kinds,
         [
-            (ProviderKind::Sms, vec!["telone".into(), "econet".into(), "kannel".into()]),
+            (
+                ProviderKind::Sms,
+                vec!["telone".into(), "econet".into(), "kannel".into()]
+            ),
             (ProviderKind::Whatsapp, vec!["whatsapp".into()]),
             (ProviderKind::Email, vec!["email".into()]),
             (ProviderKind::PushFcm, vec!["fcm".into()]),
@@ -89,8 +92,15 @@ async fn the_hub_fails_an_sms_over_from_telone_to_econet_and_journals_the_move()
     };
     let sent = within(60, sms.submit(delivery, None)).await.unwrap();
     assert_eq!(sent.provider, "econet");
-    assert_eq!(sent.cost_micros, 10_800, "Econet's sandbox price of one part");
-    assert!(sb.handle.sms_outbox().iter().all(|m| m.provider == "econet"));
+    assert_eq!(
+        sent.cost_micros, 10_800,
+        "Econet's sandbox price of one part"
+    );
+    assert!(sb
+        .handle
+        .sms_outbox()
+        .iter()
+        .all(|m| m.provider == "econet"));
 
     let text = hub.metrics_text().await;
     assert_eq!(
@@ -103,19 +113,28 @@ async fn the_hub_fails_an_sms_over_from_telone_to_econet_and_journals_the_move()
     );
     hub.stop().await;
     // The journal as the analyst API would read it: TelOne's attempts, then the move.
-    let journal = oneclass_storage::SqliteJournal::open(
-        tmp.path().join(oneclass_hub::startup::JOURNAL_FILE),
-    )
-    .unwrap();
+    let journal =
+        oneclass_storage::SqliteJournal::open(tmp.path().join(oneclass_hub::startup::JOURNAL_FILE))
+            .unwrap();
     use oneclass_storage::Journal as _;
-    let telone = journal.read_stream("provider:telone", 1, 100).await.unwrap();
+    let telone = journal
+        .read_stream("provider:telone", 1, 100)
+        .await
+        .unwrap();
     let kinds: Vec<_> = telone.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.last(), Some(&"delivery.failed_over"), "{kinds:?}");
     assert!(
-        kinds.iter().filter(|k| **k == "delivery.attempt.finished").count() >= 2,
+        kinds
+            .iter()
+            .filter(|k| **k == "delivery.attempt.finished")
+            .count()
+            >= 2,
         "{kinds:?}"
     );
-    let econet = journal.read_stream("provider:econet", 1, 100).await.unwrap();
+    let econet = journal
+        .read_stream("provider:econet", 1, 100)
+        .await
+        .unwrap();
     let econet_kinds: Vec<_> = econet.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         econet_kinds,

@@ -6,6 +6,8 @@ mod browser;
 mod chat;
 mod closes;
 mod cql;
+#[cfg(feature = "sandbox")]
+mod delivery_failover;
 mod durability;
 mod journal_api;
 mod journal_integrity;
@@ -13,8 +15,6 @@ mod metrics;
 mod notifications;
 mod notify_hardening;
 mod presence;
-#[cfg(feature = "sandbox")]
-mod delivery_failover;
 #[cfg(feature = "sandbox")]
 mod providers_setup;
 mod rest_hardening;
