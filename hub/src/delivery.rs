@@ -1,4 +1,4 @@
-//! [`Delivery`]: the hub's delivery engine as the rest of the hub sees it: one supervised
+//! [`DeliveryEngine`]: the hub's delivery engine as the rest of the hub sees it: one supervised
 //! [`ProviderActor`] per configured provider and one [`ProviderSet`] (router, with failover) per
 //! configured kind, started from the [`ProviderRegistry`] when the hub starts.
 //!
@@ -17,7 +17,7 @@
 //! restart that needs no journal replay. The routers stop with the actix system.
 //!
 //! Not wired yet: nothing submits through the routers at run time; the dispatcher (`notify/`,
-//! next in issue 10) will, through [`Delivery::router`].
+//! next in issue 10) will, through [`DeliveryEngine::router`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,11 +34,11 @@ use crate::providers::{ConfiguredProvider, ProviderClient, ProviderRegistry};
 
 /// The routers of a running hub, one per configured kind. Cheap to clone.
 #[derive(Clone, Default)]
-pub struct Delivery {
+pub struct DeliveryEngine {
     routers: BTreeMap<ProviderKind, ProviderSet>,
 }
 
-impl std::fmt::Debug for Delivery {
+impl std::fmt::Debug for DeliveryEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map()
             .entries(self.routers.iter().map(|(kind, set)| {
@@ -49,7 +49,7 @@ impl std::fmt::Debug for Delivery {
     }
 }
 
-impl Delivery {
+impl DeliveryEngine {
     /// No providers: in-app delivery only.
     pub fn none() -> Self {
         Self::default()

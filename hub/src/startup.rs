@@ -27,7 +27,7 @@ use oneclass_storage::{EventQueries, Journal, Storage};
 
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
-use crate::delivery::Delivery;
+use crate::delivery::DeliveryEngine;
 use crate::error_tracking::ErrorTracking;
 use crate::providers::ProviderRegistry;
 
@@ -52,7 +52,7 @@ pub struct AppState {
     /// delivers in-app only.
     pub providers: Arc<ProviderRegistry>,
     /// The running provider actors' routers, one per configured kind, for the dispatcher.
-    pub delivery: Delivery,
+    pub delivery: DeliveryEngine,
 }
 
 impl AppState {
@@ -83,7 +83,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             metrics,
             providers: Arc::new(ProviderRegistry::empty()),
-            delivery: Delivery::none(),
+            delivery: DeliveryEngine::none(),
         }
     }
 }
@@ -199,7 +199,7 @@ impl Application {
             None => Arc::new(build_providers(&self.settings)?),
         };
         providers.log_startup();
-        let delivery = Delivery::start(
+        let delivery = DeliveryEngine::start(
             &providers,
             self.journal.clone() as Arc<dyn Journal>,
             self.metrics.clone(),
@@ -282,7 +282,7 @@ pub struct HubHandle {
     sessions: Arc<LiveSessions>,
     registry: SchoolRegistry,
     providers: Arc<ProviderRegistry>,
-    delivery: Delivery,
+    delivery: DeliveryEngine,
     /// Set by the supervisor's fatal hook (the journal failed); this run then ends with an error.
     fatal: Arc<AtomicBool>,
 }
@@ -305,7 +305,7 @@ impl HubHandle {
     }
 
     /// The provider actors' routers of the running hub.
-    pub fn delivery(&self) -> &Delivery {
+    pub fn delivery(&self) -> &DeliveryEngine {
         &self.delivery
     }
 

@@ -150,7 +150,7 @@ impl TestHub {
     }
 
     /// The provider actors' routers of the running hub (delivery tests submit through them).
-    pub fn delivery(&self) -> &oneclass_hub::delivery::Delivery {
+    pub fn delivery(&self) -> &oneclass_hub::delivery::DeliveryEngine {
         self.handle.delivery()
     }
 
