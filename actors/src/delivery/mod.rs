@@ -50,5 +50,5 @@ pub use client::{
 pub use decision::{decide, Decision, Failure, Health};
 pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
 pub use retry::{Retry, RetryPolicy, RetrySchedule};
-pub use router::{plan, Member, Passed, ProviderSet, Skip, Step, Undelivered};
+pub use router::{plan, skip, Member, Passed, ProviderSet, Skip, Step, Undelivered};
 pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};

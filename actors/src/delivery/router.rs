@@ -1,9 +1,10 @@
 //! [`ProviderSet`]: the router of one kind (SMS, WhatsApp, e-mail, push). It submits a delivery
 //! to the highest-priority provider that can take it in time and moves to the next one of the
-//! kind when that provider cannot send it; [`plan`] is its choice, pure.
+//! kind when that provider cannot send it; [`skip`] (and [`plan`] over a whole kind) is its
+//! choice, pure.
 //!
-//! Choice, for one delivery at `now` with an optional `deadline`, over the kind's providers in
-//! priority order and each one's [`ProviderStatus`]:
+//! Choice, for one delivery with an optional `deadline`, over the kind's providers in priority
+//! order, each judged at the moment it is reached with its [`ProviderStatus`] of that moment:
 //! - a provider whose circuit is open and still cooling down is skipped (reason `circuit_open`;
 //!   nothing is sent to it); past its cool-down it is tried, and the submission is its probe;
 //! - a provider whose queue at its contracted rate would not drain before the deadline
@@ -68,8 +69,29 @@ pub enum Step {
     Skip(usize, Skip),
 }
 
-/// The choice for one delivery: a step per provider, in priority order. `statuses[i]` is the
-/// status of the kind's `i`th provider (`None` when it could not be read: tried anyway).
+/// Whether one provider is passed over for a delivery at `now` (`None`: try it). A provider
+/// whose status could not be read is tried: its answer decides.
+pub fn skip(
+    now: Instant,
+    deadline: Option<Instant>,
+    status: Option<&ProviderStatus>,
+) -> Option<Skip> {
+    let s = status?;
+    if s.circuit == CircuitState::Open && s.open_until.is_some_and(|until| now < until) {
+        return Some(Skip::CircuitOpen);
+    }
+    match deadline {
+        Some(deadline) if now + s.drain_time > deadline => Some(Skip::Deadline {
+            drain_time: s.drain_time,
+        }),
+        _ => None,
+    }
+}
+
+/// The choice for one delivery over the kind's providers as they stand at `now`: a step per
+/// provider, in priority order (`statuses[i]` is the `i`th provider's). The router takes each
+/// step with the provider's status read just before it, so a delivery that spent minutes
+/// retrying at one provider is judged at the next by the time and queue of that moment.
 pub fn plan(
     now: Instant,
     deadline: Option<Instant>,
@@ -78,24 +100,9 @@ pub fn plan(
     statuses
         .iter()
         .enumerate()
-        .map(|(i, status)| {
-            let Some(s) = status else {
-                return Step::Try(i);
-            };
-            if s.circuit == CircuitState::Open && s.open_until.is_some_and(|until| now < until) {
-                return Step::Skip(i, Skip::CircuitOpen);
-            }
-            if let Some(deadline) = deadline {
-                if now + s.drain_time > deadline {
-                    return Step::Skip(
-                        i,
-                        Skip::Deadline {
-                            drain_time: s.drain_time,
-                        },
-                    );
-                }
-            }
-            Step::Try(i)
+        .map(|(i, status)| match skip(now, deadline, status.as_ref()) {
+            Some(why) => Step::Skip(i, why),
+            None => Step::Try(i),
         })
         .collect()
 }
@@ -179,21 +186,20 @@ impl ProviderSet {
         if self.members.is_empty() {
             return Err(Undelivered::NoProvider(self.kind.as_str()));
         }
-        let mut statuses = Vec::with_capacity(self.members.len());
-        for m in &self.members {
-            statuses.push(m.addr.send(Status).await.ok());
-        }
-        let steps = plan(Instant::now(), deadline, &statuses);
         let mut passed: Vec<Passed> = Vec::new();
         // The provider just passed over; its move is journaled once the next one is known.
         let mut leaving: Option<Passed> = None;
-        for step in steps {
-            let (Step::Try(i) | Step::Skip(i, _)) = step;
-            let member = &self.members[i];
+        for (i, member) in self.members.iter().enumerate() {
             if let Some(left) = leaving.take() {
                 self.failed_over(&delivery, &left, Some(&member.name)).await;
                 passed.push(left);
             }
+            // Read now, not before the first provider was tried: time has passed since.
+            let status = member.addr.send(Status).await.ok();
+            let step = match skip(Instant::now(), deadline, status.as_ref()) {
+                Some(why) => Step::Skip(i, why),
+                None => Step::Try(i),
+            };
             let reason = match step {
                 Step::Skip(_, Skip::CircuitOpen) => Passed {
                     provider: member.name.clone(),
@@ -331,6 +337,18 @@ mod tests {
         // Exactly on the deadline still makes it; without a deadline the queue never matters.
         assert_eq!(plan(now, Some(deadline), &[closed(600)]), [Step::Try(0)]);
         assert_eq!(plan(now, None, &[closed(3600)]), [Step::Try(0)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_that_passed_while_the_first_provider_retried_skips_even_an_empty_queue() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(
+            skip(Instant::now(), Some(deadline), closed(0).as_ref()),
+            Some(Skip::Deadline {
+                drain_time: Duration::ZERO
+            })
+        );
     }
 
     #[tokio::test(start_paused = true)]
