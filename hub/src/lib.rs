@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod error_tracking;
 pub mod journal_backend;

@@ -11,9 +11,9 @@
 //!
 //! The registry holds clients, not senders: pacing at `rate_per_hour`/`burst`, retries, circuit
 //! breaking and failover belong to the delivery engine's provider actors, which take their
-//! client and settings from here ([`ConfiguredProvider`]). Until they exist nothing sends through
-//! the registry at run time; the startup log names every provider (or says the hub delivers
-//! in-app only), and the tests send through each client to prove the wiring.
+//! client and settings from here ([`ConfiguredProvider`], [`actor_settings`]) when
+//! `crate::delivery` starts them. The startup log names every provider (or says the hub
+//! delivers in-app only).
 //!
 //! The hub has no e-mail templates of its own yet (they come with the dispatcher), so startup
 //! hands mailers an empty set; [`ProviderRegistry::build`] takes the set to render with.
@@ -35,8 +35,10 @@ use oneclass_clients::{
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::providers::SmsApi;
+use crate::config::providers::WhatsAppCategory;
 use crate::config::providers::{parse_smtp_url, SmtpScheme};
 use crate::config::{CostTable, ProviderKind, ProviderSettings};
+use oneclass_actors::delivery::{ProviderActorSettings, ProviderRate};
 
 /// SMTP connections one mailer keeps open at most.
 const SMTP_POOL_MAX: u32 = 8;
@@ -64,6 +66,8 @@ pub struct ConfiguredProvider {
     pub rate_per_hour: u32,
     pub burst: u32,
     pub cost: CostTable,
+    /// What its provider actor is started with: rate, bounds, retry, circuit, unit price.
+    pub actor: ProviderActorSettings,
     pub client: ProviderClient,
 }
 
@@ -110,6 +114,7 @@ impl ProviderRegistry {
                     rate_per_hour: settings.rate_per_hour,
                     burst: settings.burst,
                     cost: settings.cost.clone(),
+                    actor: actor_settings(settings),
                     client,
                 })
             })
@@ -163,6 +168,32 @@ impl ProviderRegistry {
         } else {
             tracing::info!(providers = %self.summary(), "delivery providers configured");
         }
+    }
+}
+
+/// The provider actor's settings of one entry (validated: its kind is priced).
+pub fn actor_settings(settings: &ProviderSettings) -> ProviderActorSettings {
+    let c = &settings.cost;
+    let price = match settings.kind {
+        ProviderKind::Sms => c.sms_segment,
+        // School notices are utility templates; an account priced otherwise pays its cheapest.
+        ProviderKind::Whatsapp => c
+            .whatsapp
+            .get(&WhatsAppCategory::Utility)
+            .or_else(|| c.whatsapp.values().min())
+            .copied(),
+        ProviderKind::Email => c.email,
+        ProviderKind::PushFcm | ProviderKind::PushApns => c.push,
+    };
+    ProviderActorSettings {
+        queue_capacity: settings.delivery.queue_capacity,
+        max_in_flight: settings.delivery.max_in_flight,
+        retry: settings.retry,
+        circuit: settings.circuit,
+        cost_per_segment_micros: price.map_or(0, |p| p.micros()),
+        currency: c.currency.clone(),
+        // `rate_per_hour = 0` is "no limit of ours".
+        ..ProviderActorSettings::at_rate(ProviderRate::new(settings.rate_per_hour, settings.burst))
     }
 }
 
@@ -371,6 +402,41 @@ mod tests {
         credentials = { username = "u", password = "p" }
         cost = { currency = "USD", sms_segment = "0.01" }
     "#;
+
+    #[test]
+    fn each_entry_gives_its_actor_its_rate_bounds_policies_and_unit_price() {
+        let entries = entries(
+            r#"
+            [providers.telone]
+            kind = "sms"
+            rate_per_hour = 1000
+            base_url = "http://127.0.0.1:1"
+            sender = "S"
+            burst = 20
+            credentials = { username = "u", password = "p" }
+            cost = { currency = "USD", sms_segment = "0.0108" }
+            delivery = { queue_capacity = 7 }
+            retry = { max_attempts = 2 }
+            [providers.wa]
+            kind = "whatsapp"
+            base_url = "http://127.0.0.1:1"
+            rate_per_hour = 0
+            credentials = { access_token = "t", phone_number_id = "1" }
+            cost = { currency = "USD", whatsapp = { marketing = "0.06", utility = "0.004" } }
+            "#,
+        );
+        let telone = actor_settings(&entries["telone"]);
+        assert_eq!(telone.rate, ProviderRate::new(1_000, 20));
+        assert_eq!(telone.queue_capacity, 7);
+        assert_eq!(telone.retry.max_attempts, 2);
+        assert_eq!(
+            (telone.cost_per_segment_micros, telone.currency.as_str()),
+            (10_800, "USD")
+        );
+        let wa = actor_settings(&entries["wa"]);
+        assert_eq!(wa.rate, None, "0 = no limit of ours");
+        assert_eq!(wa.cost_per_segment_micros, 4_000, "the utility price");
+    }
 
     #[test]
     fn providers_are_listed_by_kind_then_priority_with_their_contracted_rate() {

@@ -23,10 +23,11 @@ use oneclass_actors::rate_limit::RateLimiters;
 use oneclass_actors::session::{LiveSessions, SessionDeps};
 use oneclass_actors::{HubSupervisor, Limits, SchoolRegistry};
 use oneclass_protocol::CloseCode;
-use oneclass_storage::{EventQueries, Storage};
+use oneclass_storage::{EventQueries, Journal, Storage};
 
 use crate::auth::{resolve_secret, JwtAuthenticator};
 use crate::config::Settings;
+use crate::delivery::DeliveryEngine;
 use crate::error_tracking::ErrorTracking;
 use crate::providers::ProviderRegistry;
 
@@ -50,6 +51,8 @@ pub struct AppState {
     /// A live client per configured provider, for the delivery engine; empty when the hub
     /// delivers in-app only.
     pub providers: Arc<ProviderRegistry>,
+    /// The running provider actors' routers, one per configured kind, for the dispatcher.
+    pub delivery: DeliveryEngine,
 }
 
 impl AppState {
@@ -80,6 +83,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             metrics,
             providers: Arc::new(ProviderRegistry::empty()),
+            delivery: DeliveryEngine::none(),
         }
     }
 }
@@ -195,8 +199,14 @@ impl Application {
             None => Arc::new(build_providers(&self.settings)?),
         };
         providers.log_startup();
+        let delivery = DeliveryEngine::start(
+            &providers,
+            self.journal.clone() as Arc<dyn Journal>,
+            self.metrics.clone(),
+        );
         let state = web::Data::new(AppState {
             providers: providers.clone(),
+            delivery: delivery.clone(),
             ..AppState::new(
                 self.journal.clone(),
                 self.auth.clone(),
@@ -229,6 +239,7 @@ impl Application {
             sessions,
             registry: registry.clone(),
             providers,
+            delivery,
             fatal: Arc::new(AtomicBool::new(false)),
         };
         let fatal_handle = handle.clone();
@@ -271,6 +282,7 @@ pub struct HubHandle {
     sessions: Arc<LiveSessions>,
     registry: SchoolRegistry,
     providers: Arc<ProviderRegistry>,
+    delivery: DeliveryEngine,
     /// Set by the supervisor's fatal hook (the journal failed); this run then ends with an error.
     fatal: Arc<AtomicBool>,
 }
@@ -290,6 +302,11 @@ impl HubHandle {
     /// The provider clients of the running hub.
     pub fn providers(&self) -> &Arc<ProviderRegistry> {
         &self.providers
+    }
+
+    /// The provider actors' routers of the running hub.
+    pub fn delivery(&self) -> &DeliveryEngine {
+        &self.delivery
     }
 
     /// Whether this hub stopped, or is stopping, because its journal failed.

@@ -67,6 +67,9 @@ pub mod kinds {
     /// A provider's circuit breaker changed state (stream `provider:{name}`,
     /// [`super::ProviderCircuitChanged`]).
     pub const PROVIDER_CIRCUIT_CHANGED: &str = "provider.circuit.changed";
+    /// A kind's router moved a delivery off a provider to the next one of the kind, or found
+    /// none left (stream `provider:{name}` of the provider left, [`super::DeliveryFailedOver`]).
+    pub const DELIVERY_FAILED_OVER: &str = "delivery.failed_over";
 
     /// Every registered kind.
     pub const ALL: &[&str] = &[
@@ -81,6 +84,7 @@ pub mod kinds {
         DELIVERY_ATTEMPT_STARTED,
         DELIVERY_ATTEMPT_FINISHED,
         PROVIDER_CIRCUIT_CHANGED,
+        DELIVERY_FAILED_OVER,
     ];
 
     /// Whether `kind` is registered.
@@ -173,6 +177,23 @@ pub struct ProviderCircuitChanged {
     pub from: String,
     pub to: String,
     pub reason: String,
+}
+
+/// Payload of `delivery.failed_over`: one delivery left provider `from` (the stream's provider).
+/// Written by the kind's router after `from` answered, so it follows `from`'s last
+/// `delivery.attempt.finished` for the delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFailedOver {
+    pub delivery_id: String,
+    pub from: String,
+    /// The next provider tried, or `None` when `from` was the kind's last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// A failure class (`circuit_open`, `provider_unavailable`, `queue_full`, …) or `deadline`
+    /// (its queue at its rate would miss the delivery's deadline; nothing was submitted).
+    pub reason: String,
+    /// The failure's text, or the drain time against the deadline.
+    pub detail: String,
 }
 
 /// Encodes a payload as a MessagePack map.

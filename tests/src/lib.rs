@@ -149,6 +149,11 @@ impl TestHub {
         self.handle.registry()
     }
 
+    /// The provider actors' routers of the running hub (delivery tests submit through them).
+    pub fn delivery(&self) -> &oneclass_hub::delivery::DeliveryEngine {
+        self.handle.delivery()
+    }
+
     /// The body of `GET /metrics`.
     pub async fn metrics_text(&self) -> String {
         let resp = reqwest::get(self.http_url("/metrics"))

@@ -35,9 +35,10 @@
 //! (their callers hear `Stopped` too; a call that reached the provider may have been sent, which
 //! the `delivery.attempt.started` without a `finished` shows). The limiter starts full again, so a
 //! restart can let one extra burst through; the circuit starts closed and the retry schedule
-//! afresh. The durable truth of a delivery is the dispatcher's plan, which resubmits. Not yet
-//! wired: the hub does not start provider actors (configuration and the dispatcher come later in
-//! issue 10), so no `HubSupervisor` watches them yet.
+//! afresh. The durable truth of a delivery is the dispatcher's plan, which resubmits. The hub
+//! starts one per configured provider at start (`hub/src/delivery.rs`), under actix's
+//! `Supervisor` only: the `HubSupervisor` has nothing to add to a restart that replays nothing.
+//! The dispatcher that will submit through the kind's [`super::ProviderSet`] is not built yet.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -100,6 +101,8 @@ pub struct Status;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProviderStatus {
     pub circuit: CircuitState,
+    /// While open, when its cool-down ends (a submission after it is the half-open probe).
+    pub open_until: Option<Instant>,
     /// Deliveries waiting (not in flight).
     pub queued: usize,
     pub in_flight: usize,
@@ -530,6 +533,10 @@ impl Handler<Status> for ProviderActor {
     fn handle(&mut self, _: Status, _: &mut Context<Self>) -> Self::Result {
         MessageResult(ProviderStatus {
             circuit: self.circuit.state(),
+            open_until: match self.circuit.admits(Instant::now()) {
+                Admission::OpenUntil(until) => Some(until),
+                _ => None,
+            },
             queued: self.queue.len(),
             in_flight: self.in_flight,
             drain_time: self.limiter.drain_time(self.queue.len() + self.in_flight),

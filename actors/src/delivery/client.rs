@@ -128,3 +128,33 @@ adapter!(
     /// A push service (FCM, APNs).
     PushProvider, PushSender, Push, m => &**m
 );
+
+/// A client known by its configured entry's name (`backup_kannel`) rather than its API's
+/// (`kannel`), so two accounts of one gateway keep separate actors, metrics and journal streams.
+#[derive(Debug, Clone)]
+pub struct Named {
+    name: String,
+    inner: Arc<dyn ProviderClient>,
+}
+
+impl Named {
+    pub fn new(name: impl Into<String>, inner: Arc<dyn ProviderClient>) -> Self {
+        Self {
+            name: name.into(),
+            inner,
+        }
+    }
+}
+
+#[async_trait]
+impl ProviderClient for Named {
+    fn provider(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> ProviderKind {
+        self.inner.kind()
+    }
+    async fn send(&self, message: &OutboundMessage) -> Outcome {
+        self.inner.send(message).await
+    }
+}

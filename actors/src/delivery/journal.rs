@@ -1,10 +1,14 @@
-//! The journal entries of the delivery family, all on `provider:{name}` and written only by
-//! that provider's actor (its single writer): `delivery.attempt.started` before each call,
-//! `delivery.attempt.finished` after it, `provider.circuit.changed` on each breaker transition.
-//! The actor is the provider's name; the partition is the school of the delivery concerned.
+//! The journal entries of the delivery family, all on `provider:{name}`:
+//! `delivery.attempt.started` before each call, `delivery.attempt.finished` after it,
+//! `provider.circuit.changed` on each breaker transition (written by that provider's actor; the
+//! actor is the provider's name), and `delivery.failed_over` when a kind's router moves a
+//! delivery off the provider (written by the router, actor `router`, only after the
+//! provider answered, so it follows the provider's last entry for that delivery). The partition
+//! is the school of the delivery concerned.
 
 use oneclass_protocol::journal::{
-    kinds, DeliveryAttemptFinished, DeliveryAttemptStarted, ProviderCircuitChanged,
+    kinds, DeliveryAttemptFinished, DeliveryAttemptStarted, DeliveryFailedOver,
+    ProviderCircuitChanged,
 };
 use oneclass_protocol::StreamName;
 
@@ -51,6 +55,17 @@ pub(crate) fn circuit_changed(
         StreamName::provider(provider),
         kinds::PROVIDER_CIRCUIT_CHANGED,
         provider,
+        payload,
+    )
+}
+
+/// A kind's router moved a delivery off `payload.from` (on that provider's stream).
+pub(crate) fn failed_over(school: &str, payload: &DeliveryFailedOver) -> Append {
+    Append::new(
+        school,
+        StreamName::provider(&payload.from),
+        kinds::DELIVERY_FAILED_OVER,
+        "router",
         payload,
     )
 }

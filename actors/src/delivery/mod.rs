@@ -4,9 +4,10 @@
 //! A provider actor takes deliveries (one message for one recipient), sends them no faster than
 //! the provider's contract allows, retries what the provider says is worth retrying, stops
 //! calling a provider that keeps failing, journals every attempt before and after the call, and
-//! answers each delivery with its end at this provider. Choosing a provider, failing over to the
-//! next one of the kind and the per-recipient plan are the dispatcher's (`notify/`, not built
-//! yet); [`Failure::fails_over`] is the line between the two.
+//! answers each delivery with its end at this provider. A [`ProviderSet`] per kind chooses the
+//! provider and fails over to the next one of the kind ([`Failure::fails_over`] is the line
+//! between "try the next provider" and "this recipient or message is at fault"); the
+//! per-recipient plan across channels is the dispatcher's (`notify/`, not built yet).
 //!
 //! | file | owns |
 //! |---|---|
@@ -17,6 +18,7 @@
 //! | `retry.rs` | [`RetrySchedule`]: backoff with full jitter, `Retry-After` within bounds |
 //! | `circuit.rs` | [`Circuit`]: the breaker's states and transitions as a pure table |
 //! | `journal.rs` | the three journal entries (`delivery.attempt.started`/`finished`, `provider.circuit.changed`) on `provider:{name}` |
+//! | `router.rs` | [`ProviderSet`]: one kind's providers in priority order, failover, [`plan`] |
 //! | `decision.rs` | [`decide`]: the client's `Outcome` → done, retry, give up; [`Failure`] |
 //!
 //! Time: every piece reads `tokio::time::Instant`, so under `tokio::time::pause()` an hour of
@@ -29,8 +31,11 @@ mod decision;
 pub(crate) mod journal;
 mod limiter;
 mod retry;
+mod router;
 mod settings;
 
+#[cfg(test)]
+mod router_tests;
 #[cfg(test)]
 mod tests;
 
@@ -39,10 +44,11 @@ pub use actor::Fail;
 pub use actor::{Delivery, ProviderActor, ProviderStatus, Sent, Status, Submit};
 pub use circuit::{Admission, Circuit, CircuitPolicy, CircuitState, Transition};
 pub use client::{
-    EmailProvider, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
+    EmailProvider, Named, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
     WhatsAppProvider,
 };
 pub use decision::{decide, Decision, Failure, Health};
 pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
 pub use retry::{Retry, RetryPolicy, RetrySchedule};
+pub use router::{plan, skip, Member, Passed, ProviderSet, Skip, Step, Undelivered};
 pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};

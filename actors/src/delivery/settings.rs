@@ -1,10 +1,10 @@
 //! [`ProviderActorSettings`]: what one provider actor is told at start: its contracted rate, its
 //! queue bound, how many calls it keeps in flight, its retry and circuit policies and its price.
 //!
-//! The hub's `[providers.<name>]` section (`hub/src/config/providers.rs`) is where the rate,
-//! burst and prices are configured; mapping an entry to these settings is the wiring's job (not
-//! done yet: the hub does not start provider actors in this round). The queue, in-flight, retry
-//! and circuit keys have the defaults below until that section grows them.
+//! The hub's `[providers.<name>]` section (`hub/src/config/providers.rs`) configures all of it:
+//! `rate_per_hour`/`burst`, the `cost` table, and the optional `delivery`, `retry` and `circuit`
+//! sub-tables, whose defaults are the ones below; `hub/src/providers.rs` (`actor_settings`) maps
+//! an entry to these settings.
 
 use super::circuit::CircuitPolicy;
 use super::limiter::ProviderRate;

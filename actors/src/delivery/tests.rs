@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 /// call really hangs.
 const CALL_TIMEOUT: Duration = Duration::from_secs(600);
 
-async fn sandbox() -> SandboxHandle {
+pub(super) async fn sandbox() -> SandboxHandle {
     sandbox_with(SandboxConfig::default()).await
 }
 
@@ -38,7 +38,7 @@ fn http() -> HttpSettings {
     HttpSettings::with_timeout(CALL_TIMEOUT)
 }
 
-fn telone(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
+pub(super) fn telone(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
     let client = telone::client(
         TeloneConfig {
             api_url: sb.url("telone"),
@@ -54,7 +54,7 @@ fn telone(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
     Arc::new(SmsProvider(Arc::new(client)))
 }
 
-fn econet(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
+pub(super) fn econet(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
     let client = econet::client(
         EconetConfig {
             api_url: sb.url("econet"),
@@ -88,7 +88,7 @@ fn kannel(sb: &SandboxHandle) -> Arc<dyn ProviderClient> {
     Arc::new(SmsProvider(Arc::new(client)))
 }
 
-fn settings(per_hour: u32, burst: u32) -> ProviderActorSettings {
+pub(super) fn settings(per_hour: u32, burst: u32) -> ProviderActorSettings {
     let mut s = ProviderActorSettings::at_rate(Some(ProviderRate::new(per_hour, burst).unwrap()));
     s.retry = RetryPolicy {
         base: Duration::from_secs(1),
@@ -120,7 +120,7 @@ fn start(client: Arc<dyn ProviderClient>, settings: ProviderActorSettings) -> Ri
     }
 }
 
-fn sms(id: &str, to: &str, text: &str) -> Submit {
+pub(super) fn sms(id: &str, to: &str, text: &str) -> Submit {
     Submit(Delivery {
         delivery_id: id.into(),
         school: "s1".into(),
@@ -134,7 +134,7 @@ fn sms(id: &str, to: &str, text: &str) -> Submit {
 }
 
 /// Every event of `provider:{name}` as (kind, payload bytes).
-async fn journal_of(journal: &MemoryJournal, provider: &str) -> Vec<(String, Vec<u8>)> {
+pub(super) async fn journal_of(journal: &MemoryJournal, provider: &str) -> Vec<(String, Vec<u8>)> {
     journal
         .read_stream(&format!("provider:{provider}"), 1, 10_000)
         .await
@@ -144,7 +144,7 @@ async fn journal_of(journal: &MemoryJournal, provider: &str) -> Vec<(String, Vec
         .collect()
 }
 
-fn finished(payload: &[u8]) -> DeliveryAttemptFinished {
+pub(super) fn finished(payload: &[u8]) -> DeliveryAttemptFinished {
     decode_payload(payload).unwrap()
 }
 

@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use oneclass_protocol::journal::{
-    kinds, DeliveryAttemptFinished, DeliveryAttemptStarted, ProviderCircuitChanged,
+    kinds, DeliveryAttemptFinished, DeliveryAttemptStarted, DeliveryFailedOver,
+    ProviderCircuitChanged,
 };
 use oneclass_protocol::ChannelName;
 
@@ -109,6 +110,14 @@ fn every_append_the_actors_build() -> Vec<Append> {
         reason: "5 consecutive failures".into(),
     };
     all.push(delivery::journal::circuit_changed("s1", "telone", &changed));
+    let failed_over = DeliveryFailedOver {
+        delivery_id: "d1".into(),
+        from: "telone".into(),
+        to: Some("econet".into()),
+        reason: "circuit_open".into(),
+        detail: "provider `telone` circuit is open".into(),
+    };
+    all.push(delivery::journal::failed_over("s1", &failed_over));
     all
 }
 

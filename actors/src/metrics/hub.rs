@@ -48,6 +48,15 @@ struct RateLimitLabels {
     scope: &'static str,
 }
 
+/// The labels of `oneclass_delivery_failovers_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailoverLabels {
+    /// The provider the delivery left.
+    from: String,
+    /// Why (a `Failure::class`, or `deadline`).
+    reason: &'static str,
+}
+
 /// The labels of `oneclass_delivery_attempts_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliveryAttemptLabels {
@@ -116,6 +125,8 @@ pub struct Metrics {
     provider_queue_depth: Family<ProviderLabels, Gauge>,
     /// Each provider's circuit: 0 closed, 1 half-open, 2 open.
     provider_circuit_state: Family<ProviderLabels, Gauge>,
+    /// Deliveries a kind's router moved off a provider, by provider and reason.
+    delivery_failovers: Family<FailoverLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -264,6 +275,12 @@ impl Metrics {
             "Each provider's circuit breaker: 0 closed, 1 half-open, 2 open",
             provider_circuit_state.clone(),
         );
+        let delivery_failovers = Family::<FailoverLabels, Counter>::default();
+        registry.register(
+            "oneclass_delivery_failovers",
+            "Deliveries moved off a provider to the next of its kind, by reason",
+            delivery_failovers.clone(),
+        );
         Self {
             registry,
             ws_connections,
@@ -286,7 +303,28 @@ impl Metrics {
             delivery_attempts,
             provider_queue_depth,
             provider_circuit_state,
+            delivery_failovers,
         }
+    }
+
+    /// Counts one delivery moved off `from` for `reason`.
+    pub fn delivery_failover(&self, from: &str, reason: &'static str) {
+        self.delivery_failovers
+            .get_or_create(&FailoverLabels {
+                from: from.to_owned(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// How many deliveries left `from` for `reason`.
+    pub fn delivery_failovers(&self, from: &str, reason: &'static str) -> u64 {
+        self.delivery_failovers
+            .get(&FailoverLabels {
+                from: from.to_owned(),
+                reason,
+            })
+            .map_or(0, |c| c.get())
     }
 
     /// Counts one provider call that ended in `outcome` (an `Outcome::class`).

@@ -465,6 +465,33 @@ mod tests {
     }
 
     #[test]
+    fn the_provider_actor_sub_tables_are_reachable_from_the_environment() {
+        in_jail(|jail| {
+            jail.create_file(
+                "hub.toml",
+                &(sms_entry("telone", "{ username = \"u\", password = \"p\" }")
+                    + "retry = { max_attempts = 2 }\n"),
+            )?;
+            jail.set_env("ONECLASS_PROVIDERS__TELONE__RETRY__BASE", "250ms");
+            jail.set_env(
+                "ONECLASS_PROVIDERS__TELONE__CIRCUIT__CONSECUTIVE_FAILURES",
+                "9",
+            );
+            jail.set_env(
+                "ONECLASS_PROVIDERS__TELONE__DELIVERY__QUEUE_CAPACITY",
+                "300",
+            );
+            let s = load(true)?;
+            let telone = &s.providers["telone"];
+            assert_eq!(telone.retry.max_attempts, 2, "from the file");
+            assert_eq!(telone.retry.base, std::time::Duration::from_millis(250));
+            assert_eq!(telone.circuit.consecutive_failures, 9);
+            assert_eq!(telone.delivery.queue_capacity, 300);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_defaults_never_create_a_provider_nobody_configured() {
         in_jail(|jail| {
             jail.create_file(

@@ -42,12 +42,26 @@
 //! credentials = { username = "school", password = "…" }
 //! timeouts = { connect = "2s", request = "10s" }
 //! cost = { currency = "USD", sms_segment = "0.02", sms_networks = { econet = "0.025" } }
+//! delivery = { queue_capacity = 10000, max_in_flight = 4 }
+//! retry = { base = "1s", cap = "60s", max_attempts = 4, max_retry_after = "5m" }
+//! circuit = { consecutive_failures = 5, window = 20, failure_ratio = 0.5, cool_down = "30s" }
 //! ```
+//!
+//! **The provider actor's keys** (all optional, defaults as above): `delivery` bounds the
+//! actor's queue (a full one fails the delivery over) and its calls in flight; `retry` is how
+//! often and how long a retryable error is retried here before failing over; `circuit` is when
+//! the breaker opens and how long it stays open. The actor prices a delivery with one figure per
+//! unit: `sms_segment` for SMS, `email`, `push`, and for WhatsApp the `utility` price (what
+//! school notices are), else the cheapest category; per-network and per-route SMS prices are
+//! kept for the cost estimate but not yet charged per attempt.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use oneclass_actors::delivery::{
+    CircuitPolicy, RetryPolicy, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY,
+};
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -105,6 +119,35 @@ pub struct ProviderSettings {
     pub dlr_url: Option<String>,
     /// What sending costs; must price this provider's kind.
     pub cost: CostTable,
+    /// The provider actor's queue and in-flight bounds (`[providers.<name>.delivery]`).
+    #[serde(default)]
+    pub delivery: DeliveryBounds,
+    /// Retries at this provider before the delivery fails over (`[providers.<name>.retry]`).
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// When this provider's circuit opens (`[providers.<name>.circuit]`).
+    #[serde(default)]
+    pub circuit: CircuitPolicy,
+}
+
+/// How much one provider actor holds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryBounds {
+    /// Deliveries queued (waiting for the rate or a retry) before submissions are refused and
+    /// fail over to the next provider of the kind.
+    pub queue_capacity: usize,
+    /// Provider calls in flight at once.
+    pub max_in_flight: usize,
+}
+
+impl Default for DeliveryBounds {
+    fn default() -> Self {
+        Self {
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
 }
 
 /// The delivery channels a provider can serve, in the order the registry lists them.
@@ -416,6 +459,27 @@ impl ProviderSettings {
             self.timeouts.request <= MAX_REQUEST_TIMEOUT,
             "timeouts.request must be at most {MAX_REQUEST_TIMEOUT:?}"
         );
+        anyhow::ensure!(
+            self.delivery.queue_capacity >= 1 && self.delivery.max_in_flight >= 1,
+            "delivery.queue_capacity and delivery.max_in_flight must be at least 1"
+        );
+        let r = &self.retry;
+        anyhow::ensure!(r.max_attempts >= 1, "retry.max_attempts must be at least 1");
+        anyhow::ensure!(
+            !r.base.is_zero() && r.base <= r.cap,
+            "retry.base must be above zero and at most retry.cap"
+        );
+        let k = &self.circuit;
+        anyhow::ensure!(
+            k.consecutive_failures >= 1 && k.window >= 1,
+            "circuit.consecutive_failures and circuit.window must be at least 1"
+        );
+        anyhow::ensure!(
+            k.failure_ratio > 0.0 && k.failure_ratio <= 1.0,
+            "circuit.failure_ratio must be above 0 and at most 1, got {}",
+            k.failure_ratio
+        );
+        anyhow::ensure!(!k.cool_down.is_zero(), "circuit.cool_down must not be zero");
         let c = &self.cost;
         anyhow::ensure!(
             c.currency.len() == 3 && c.currency.bytes().all(|b| b.is_ascii_uppercase()),
@@ -559,6 +623,68 @@ mod tests {
             }
             _ => "",
         }
+    }
+
+    const TELONE: &str = r#"
+        kind = "sms"
+        base_url = "https://sms.example.net"
+        sender = "SCHOOL"
+        credentials = { username = "u", password = "p" }
+        cost = { currency = "USD", sms_segment = "0.02" }
+    "#;
+
+    #[test]
+    fn the_provider_actor_keys_default_to_the_actors_own_defaults() {
+        let p = provider(TELONE).unwrap();
+        assert_eq!(p.delivery, DeliveryBounds::default());
+        assert_eq!(p.delivery.queue_capacity, DEFAULT_QUEUE_CAPACITY);
+        assert_eq!(p.retry, RetryPolicy::default());
+        assert_eq!(p.circuit, CircuitPolicy::default());
+    }
+
+    #[test]
+    fn delivery_retry_and_circuit_sub_tables_set_the_provider_actor() {
+        let p = provider(&format!(
+            "{TELONE}
+            delivery = {{ queue_capacity = 50, max_in_flight = 2 }}
+            retry = {{ max_attempts = 2, base = \"500ms\", cap = \"5s\" }}
+            circuit = {{ consecutive_failures = 3, cool_down = \"1m\" }}
+            "
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.delivery.queue_capacity, p.delivery.max_in_flight),
+            (50, 2)
+        );
+        assert_eq!(p.retry.max_attempts, 2);
+        assert_eq!(p.retry.base, Duration::from_millis(500));
+        assert_eq!(
+            p.retry.max_retry_after,
+            RetryPolicy::default().max_retry_after,
+            "keys left out keep their default"
+        );
+        assert_eq!(p.circuit.consecutive_failures, 3);
+        assert_eq!(p.circuit.cool_down, Duration::from_secs(60));
+        assert_eq!(p.circuit.window, CircuitPolicy::default().window);
+    }
+
+    #[test]
+    fn provider_actor_keys_out_of_range_are_refused_by_name() {
+        for (extra, named) in [
+            (
+                "delivery = { queue_capacity = 0 }",
+                "delivery.queue_capacity",
+            ),
+            ("retry = { max_attempts = 0 }", "retry.max_attempts"),
+            ("circuit = { failure_ratio = 1.5 }", "circuit.failure_ratio"),
+            ("circuit = { window = 0 }", "circuit.window"),
+            ("circuit = { cool_down = \"0s\" }", "circuit.cool_down"),
+        ] {
+            let err = provider(&format!("{TELONE}\n{extra}\n")).unwrap_err();
+            assert!(err.to_string().contains(named), "{extra}: {err}");
+        }
+        let err = provider(&format!("{TELONE}\ndelivery = {{ queue = 1 }}\n")).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ fn the_registered_event_kinds_are_exactly_these() {
             "delivery.attempt.started",
             "delivery.attempt.finished",
             "provider.circuit.changed",
+            "delivery.failed_over",
         ]
     );
 }

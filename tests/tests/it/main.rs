@@ -6,6 +6,8 @@ mod browser;
 mod chat;
 mod closes;
 mod cql;
+#[cfg(feature = "sandbox")]
+mod delivery_failover;
 mod durability;
 mod journal_api;
 mod journal_integrity;
