@@ -1,11 +1,17 @@
-//! The journal entries of the delivery family, all on `provider:{name}` and written only by
-//! that provider's actor (its single writer): `delivery.attempt.started` before each call,
-//! `delivery.attempt.finished` after it, `provider.circuit.changed` on each breaker transition.
-//! The actor is the provider's name; the partition is the school of the delivery concerned.
+//! The journal entries of the delivery family, all on `provider:{name}`:
+//! `delivery.attempt.started` before each call, `delivery.attempt.finished` after it,
+//! `provider.circuit.changed` on each breaker transition (those three by the provider's actor),
+//! and `delivery.report` and `consent.changed` by [`super::DeliveryReports`] when the provider
+//! calls back. Two writers on one stream are safe: the journal serialises a stream's appends
+//! within the process. The actor is the provider's name; the partition is the school of the
+//! delivery concerned, or [`PLATFORM_SCHOOL`] for a consent change (a phone number's opt-out
+//! belongs to no one school).
 
 use oneclass_protocol::journal::{
-    kinds, DeliveryAttemptFinished, DeliveryAttemptStarted, ProviderCircuitChanged,
+    kinds, ConsentChanged, DeliveryAttemptFinished, DeliveryAttemptStarted, DeliveryReported,
+    ProviderCircuitChanged,
 };
+use oneclass_protocol::token::PLATFORM_SCHOOL;
 use oneclass_protocol::StreamName;
 
 use crate::events::Append;
@@ -50,6 +56,28 @@ pub(crate) fn circuit_changed(
         school,
         StreamName::provider(provider),
         kinds::PROVIDER_CIRCUIT_CHANGED,
+        provider,
+        payload,
+    )
+}
+
+/// A provider's report moved a delivery forward.
+pub(crate) fn delivery_reported(school: &str, provider: &str, payload: &DeliveryReported) -> Append {
+    Append::new(
+        school,
+        StreamName::provider(provider),
+        kinds::DELIVERY_REPORT,
+        provider,
+        payload,
+    )
+}
+
+/// A recipient's consent changed through a message that reached `provider` (e.g. an SMS STOP).
+pub(crate) fn consent_changed(provider: &str, payload: &ConsentChanged) -> Append {
+    Append::new(
+        PLATFORM_SCHOOL,
+        StreamName::provider(provider),
+        kinds::CONSENT_CHANGED,
         provider,
         payload,
     )

@@ -18,6 +18,10 @@
 //! | `circuit.rs` | [`Circuit`]: the breaker's states and transitions as a pure table |
 //! | `journal.rs` | the three journal entries (`delivery.attempt.started`/`finished`, `provider.circuit.changed`) on `provider:{name}` |
 //! | `decision.rs` | [`decide`]: the client's `Outcome` → done, retry, give up; [`Failure`] |
+//! | `state.rs` | [`DeliveryStatus`] and [`advance`]: states only move forward |
+//! | `report_index.rs` | [`ReportIndex`]: provider message id → delivery, bounded, rebuilt from the journal |
+//! | `consent.rs` | opt-out keywords and [`ConsentLedger`], the opted-out channels per address |
+//! | `reports.rs` | [`DeliveryReports`]: provider callbacks authenticated, parsed, mapped and journaled |
 //!
 //! Time: every piece reads `tokio::time::Instant`, so under `tokio::time::pause()` an hour of
 //! pacing, retries and cool-downs runs in no real time.
@@ -25,11 +29,15 @@
 mod actor;
 mod circuit;
 mod client;
+mod consent;
 mod decision;
 pub(crate) mod journal;
 mod limiter;
+mod report_index;
+mod reports;
 mod retry;
 mod settings;
+mod state;
 
 #[cfg(test)]
 mod tests;
@@ -37,12 +45,19 @@ mod tests;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use actor::Fail;
 pub use actor::{Delivery, ProviderActor, ProviderStatus, Sent, Status, Submit};
+pub use consent::{keyword, ConsentLedger, Keyword, OPT_IN_WORDS, OPT_OUT_WORDS};
 pub use circuit::{Admission, Circuit, CircuitPolicy, CircuitState, Transition};
 pub use client::{
     EmailProvider, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
     WhatsAppProvider,
 };
 pub use decision::{decide, Decision, Failure, Health};
+pub use report_index::{ReportIndex, Tracked};
+pub use reports::{
+    Ack, Callback, CallbackError, CallbackSecrets, DeliveryReports, OptedOut, ProviderCallback,
+    ReportDesk, DEFAULT_REPORT_INDEX_CAPACITY,
+};
 pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
 pub use retry::{Retry, RetryPolicy, RetrySchedule};
 pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};
+pub use state::{advance, DeliveryStatus};

@@ -48,6 +48,16 @@ struct RateLimitLabels {
     scope: &'static str,
 }
 
+/// The labels of `oneclass_callbacks_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallbackLabels {
+    /// The configured provider name the callback claims to come from.
+    provider: String,
+    /// `applied`, `duplicate`, `unknown`, `ignored`, `opt_out`, `opt_in`, `unauthorized`,
+    /// `malformed`, `failed` (the journal refused the write).
+    outcome: &'static str,
+}
+
 /// The labels of `oneclass_delivery_attempts_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliveryAttemptLabels {
@@ -116,6 +126,8 @@ pub struct Metrics {
     provider_queue_depth: Family<ProviderLabels, Gauge>,
     /// Each provider's circuit: 0 closed, 1 half-open, 2 open.
     provider_circuit_state: Family<ProviderLabels, Gauge>,
+    /// Provider callbacks (delivery reports, inbound messages) by provider and outcome.
+    callbacks: Family<CallbackLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -252,6 +264,12 @@ impl Metrics {
             "Provider calls by provider and outcome",
             delivery_attempts.clone(),
         );
+        let callbacks = Family::<CallbackLabels, Counter>::default();
+        registry.register(
+            "oneclass_callbacks",
+            "Provider callbacks by provider and outcome",
+            callbacks.clone(),
+        );
         let provider_queue_depth = Family::<ProviderLabels, Gauge>::default();
         registry.register(
             "oneclass_provider_queue_depth",
@@ -286,7 +304,28 @@ impl Metrics {
             delivery_attempts,
             provider_queue_depth,
             provider_circuit_state,
+            callbacks,
         }
+    }
+
+    /// Counts one provider callback that ended in `outcome`.
+    pub fn callback(&self, provider: &str, outcome: &'static str) {
+        self.callbacks
+            .get_or_create(&CallbackLabels {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    /// The count behind [`Self::callback`], for tests.
+    pub fn callbacks(&self, provider: &str, outcome: &'static str) -> u64 {
+        self.callbacks
+            .get(&CallbackLabels {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .map_or(0, |c| c.get())
     }
 
     /// Counts one provider call that ended in `outcome` (an `Outcome::class`).

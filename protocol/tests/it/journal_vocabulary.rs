@@ -20,6 +20,8 @@ fn the_registered_event_kinds_are_exactly_these() {
             "delivery.attempt.started",
             "delivery.attempt.finished",
             "provider.circuit.changed",
+            "delivery.report",
+            "consent.changed",
         ]
     );
 }
