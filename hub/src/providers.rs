@@ -32,6 +32,7 @@ use oneclass_clients::whatsapp::{CloudApiClient, WhatsAppConfig};
 use oneclass_clients::{
     ConfigError, HttpSettings, Mailer, PushSender, SharedClock, SmsGateway, WhatsApp,
 };
+use oneclass_actors::delivery::CallbackSecrets;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::providers::SmsApi;
@@ -65,6 +66,9 @@ pub struct ConfiguredProvider {
     pub burst: u32,
     pub cost: CostTable,
     pub client: ProviderClient,
+    /// What authenticates this provider's callbacks (`callback_token`, `app_secret`,
+    /// `verify_token` credentials; see `routes::callbacks`).
+    pub callbacks: CallbackSecrets,
 }
 
 /// Every configured provider, ordered by kind, then priority.
@@ -111,6 +115,7 @@ impl ProviderRegistry {
                     burst: settings.burst,
                     cost: settings.cost.clone(),
                     client,
+                    callbacks: callback_secrets(settings),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -136,6 +141,14 @@ impl ProviderRegistry {
     /// The provider called `name`.
     pub fn get(&self, name: &str) -> Option<&ConfiguredProvider> {
         self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// Each provider's callback secrets, by name, for the `DeliveryReports` actor.
+    pub fn callback_secrets(&self) -> std::collections::HashMap<String, CallbackSecrets> {
+        self.providers
+            .iter()
+            .map(|p| (p.name.clone(), p.callbacks.clone()))
+            .collect()
     }
 
     /// One line for the startup log: `sms: telone(1), econet(2); email: mail(0)`.
@@ -174,6 +187,22 @@ fn http_settings(settings: &ProviderSettings) -> HttpSettings {
         timeout: settings.timeouts.request,
         connect_timeout: settings.timeouts.connect,
         ..HttpSettings::default()
+    }
+}
+
+/// The optional credentials that authenticate a provider's callbacks.
+fn callback_secrets(settings: &ProviderSettings) -> CallbackSecrets {
+    let get = |key: &str| {
+        settings
+            .credentials
+            .get(key)
+            .map(|s| s.expose_secret().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    CallbackSecrets {
+        token: get("callback_token"),
+        app_secret: get("app_secret"),
+        verify_token: get("verify_token"),
     }
 }
 

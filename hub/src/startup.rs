@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
+use oneclass_actors::delivery::{DeliveryReports, ReportDesk, DEFAULT_REPORT_INDEX_CAPACITY};
 use oneclass_actors::events::RouteWrites;
 use oneclass_actors::metrics::Metrics;
 use oneclass_actors::rate_limit::RateLimiters;
@@ -50,6 +51,9 @@ pub struct AppState {
     /// A live client per configured provider, for the delivery engine; empty when the hub
     /// delivers in-app only.
     pub providers: Arc<ProviderRegistry>,
+    /// Where provider callbacks go (`routes::callbacks`); `None` until `run` starts it (and in
+    /// route tests that build the state by hand), when callbacks are answered `404`.
+    pub reports: Option<Addr<DeliveryReports>>,
 }
 
 impl AppState {
@@ -80,6 +84,7 @@ impl AppState {
             ready: Arc::new(AtomicBool::new(true)),
             metrics,
             providers: Arc::new(ProviderRegistry::empty()),
+            reports: None,
         }
     }
 }
@@ -195,8 +200,18 @@ impl Application {
             None => Arc::new(build_providers(&self.settings)?),
         };
         providers.log_startup();
+        let desk = ReportDesk::load(
+            self.journal.clone(),
+            providers.callback_secrets(),
+            DEFAULT_REPORT_INDEX_CAPACITY,
+        )
+        .await
+        .context("rebuilding the delivery report index from the journal")?;
+        let reports_metrics = self.metrics.clone();
+        let reports = actix::Supervisor::start(move |_| DeliveryReports::new(desk, reports_metrics));
         let state = web::Data::new(AppState {
             providers: providers.clone(),
+            reports: Some(reports),
             ..AppState::new(
                 self.journal.clone(),
                 self.auth.clone(),
