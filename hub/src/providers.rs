@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use oneclass_actors::delivery::CallbackSecrets;
 use oneclass_clients::email::{SmtpConfig, SmtpMailer, SmtpSecurity, Templates};
 use oneclass_clients::push::apns::{ApnsClient, ApnsConfig};
 use oneclass_clients::push::fcm::{FcmClient, FcmConfig, ServiceAccount};
@@ -32,7 +33,6 @@ use oneclass_clients::whatsapp::{CloudApiClient, WhatsAppConfig};
 use oneclass_clients::{
     ConfigError, HttpSettings, Mailer, PushSender, SharedClock, SmsGateway, WhatsApp,
 };
-use oneclass_actors::delivery::CallbackSecrets;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::providers::SmsApi;

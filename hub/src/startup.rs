@@ -208,7 +208,8 @@ impl Application {
         .await
         .context("rebuilding the delivery report index from the journal")?;
         let reports_metrics = self.metrics.clone();
-        let reports = actix::Supervisor::start(move |_| DeliveryReports::new(desk, reports_metrics));
+        let reports =
+            actix::Supervisor::start(move |_| DeliveryReports::new(desk, reports_metrics));
         let state = web::Data::new(AppState {
             providers: providers.clone(),
             reports: Some(reports),

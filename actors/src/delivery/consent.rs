@@ -68,7 +68,10 @@ impl ConsentLedger {
 
     /// The channels a member with these addresses opted out of (a phone may serve SMS and
     /// WhatsApp, an e-mail address e-mail).
-    pub fn opted_out_any<'a>(&self, addresses: impl IntoIterator<Item = &'a str>) -> BTreeSet<Channel> {
+    pub fn opted_out_any<'a>(
+        &self,
+        addresses: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeSet<Channel> {
         addresses
             .into_iter()
             .flat_map(|a| self.opted_out(a))

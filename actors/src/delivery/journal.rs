@@ -62,7 +62,11 @@ pub(crate) fn circuit_changed(
 }
 
 /// A provider's report moved a delivery forward.
-pub(crate) fn delivery_reported(school: &str, provider: &str, payload: &DeliveryReported) -> Append {
+pub(crate) fn delivery_reported(
+    school: &str,
+    provider: &str,
+    payload: &DeliveryReported,
+) -> Append {
     Append::new(
         school,
         StreamName::provider(provider),

@@ -45,19 +45,19 @@ mod tests;
 #[cfg(any(test, feature = "fault-injection"))]
 pub use actor::Fail;
 pub use actor::{Delivery, ProviderActor, ProviderStatus, Sent, Status, Submit};
-pub use consent::{keyword, ConsentLedger, Keyword, OPT_IN_WORDS, OPT_OUT_WORDS};
 pub use circuit::{Admission, Circuit, CircuitPolicy, CircuitState, Transition};
 pub use client::{
     EmailProvider, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
     WhatsAppProvider,
 };
+pub use consent::{keyword, ConsentLedger, Keyword, OPT_IN_WORDS, OPT_OUT_WORDS};
 pub use decision::{decide, Decision, Failure, Health};
+pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
 pub use report_index::{ReportIndex, Tracked};
 pub use reports::{
     Ack, Callback, CallbackError, CallbackSecrets, DeliveryReports, OptedOut, ProviderCallback,
     ReportDesk, DEFAULT_REPORT_INDEX_CAPACITY,
 };
-pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
 pub use retry::{Retry, RetryPolicy, RetrySchedule};
 pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};
 pub use state::{advance, DeliveryStatus};

@@ -135,10 +135,16 @@ mod tests {
         index.attempt_finished("s1", "kannel", "d1", Some("m1"));
         index.attempt_finished("s1", "kannel", "d2", None);
         let t = index.by_message("kannel", "m1").unwrap();
-        assert_eq!((t.delivery_id.as_str(), t.state), ("d1", DeliveryStatus::Sent));
+        assert_eq!(
+            (t.delivery_id.as_str(), t.state),
+            ("d1", DeliveryStatus::Sent)
+        );
         assert_eq!(index.by_delivery("d1"), Some(t));
         assert!(index.by_message("whatsapp", "m1").is_none());
-        assert!(index.by_delivery("d2").is_none(), "never reached the provider");
+        assert!(
+            index.by_delivery("d2").is_none(),
+            "never reached the provider"
+        );
         index.reported("d1", DeliveryStatus::Delivered);
         assert_eq!(
             index.by_delivery("d1").unwrap().state,
@@ -152,7 +158,10 @@ mod tests {
         index.attempt_finished("s1", "telone", "d1", Some("t-1"));
         index.attempt_finished("s1", "econet", "d1", Some("e-1"));
         assert!(index.by_message("telone", "t-1").is_none());
-        assert_eq!(index.by_message("econet", "e-1").unwrap().provider, "econet");
+        assert_eq!(
+            index.by_message("econet", "e-1").unwrap().provider,
+            "econet"
+        );
         assert_eq!(index.len(), 1);
     }
 

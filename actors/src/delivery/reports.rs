@@ -53,8 +53,7 @@ use oneclass_clients::whatsapp::{
     parse_webhook, verify_handshake, verify_signature, WaDeliveryState,
 };
 use oneclass_protocol::journal::{
-    decode_payload, kinds, ConsentChanged, DeliveryAttemptFinished, DeliveryReported,
-    EventEnvelope,
+    decode_payload, kinds, ConsentChanged, DeliveryAttemptFinished, DeliveryReported, EventEnvelope,
 };
 use oneclass_protocol::StreamName;
 use oneclass_storage::{Journal, StorageError};
@@ -630,7 +629,11 @@ mod tests {
         ])
     }
 
-    async fn journal_with_attempt(provider: &str, delivery: &str, message: &str) -> Arc<dyn Journal> {
+    async fn journal_with_attempt(
+        provider: &str,
+        delivery: &str,
+        message: &str,
+    ) -> Arc<dyn Journal> {
         let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
         let finished = DeliveryAttemptFinished {
             delivery_id: delivery.into(),
@@ -676,11 +679,22 @@ mod tests {
     #[tokio::test]
     async fn a_dlr_moves_its_delivery_forward_once_and_a_backward_one_changes_nothing() {
         let journal = journal_with_attempt("kannel", "d1", "d1").await;
-        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10).await.unwrap();
-        let ack = desk.handle(dlr("token=k-secret&msg=d1&type=1")).await.unwrap();
+        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10)
+            .await
+            .unwrap();
+        let ack = desk
+            .handle(dlr("token=k-secret&msg=d1&type=1"))
+            .await
+            .unwrap();
         assert_eq!(ack.applied, 1);
-        let again = desk.handle(dlr("token=k-secret&msg=d1&type=1")).await.unwrap();
-        let back = desk.handle(dlr("token=k-secret&msg=d1&type=8")).await.unwrap();
+        let again = desk
+            .handle(dlr("token=k-secret&msg=d1&type=1"))
+            .await
+            .unwrap();
+        let back = desk
+            .handle(dlr("token=k-secret&msg=d1&type=8"))
+            .await
+            .unwrap();
         assert_eq!((again.unchanged, back.unchanged), (1, 1));
         assert_eq!(
             kinds_of(&journal, "kannel").await,
@@ -697,9 +711,13 @@ mod tests {
     #[tokio::test]
     async fn a_late_delivered_after_expired_wins() {
         let journal = journal_with_attempt("kannel", "d1", "d1").await;
-        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10).await.unwrap();
+        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10)
+            .await
+            .unwrap();
         let expired = desk
-            .handle(dlr("token=k-secret&msg=d1&type=2&reply=id%3A1+stat%3AEXPIRED+err%3A000"))
+            .handle(dlr(
+                "token=k-secret&msg=d1&type=2&reply=id%3A1+stat%3AEXPIRED+err%3A000",
+            ))
             .await
             .unwrap();
         assert_eq!(expired.applied, 1);
@@ -707,7 +725,9 @@ mod tests {
             desk.index().by_delivery("d1").unwrap().state,
             DeliveryStatus::Expired
         );
-        desk.handle(dlr("token=k-secret&msg=d1&type=1")).await.unwrap();
+        desk.handle(dlr("token=k-secret&msg=d1&type=1"))
+            .await
+            .unwrap();
         assert_eq!(
             desk.index().by_delivery("d1").unwrap().state,
             DeliveryStatus::Delivered
@@ -717,7 +737,9 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_token_or_an_unreadable_dlr_is_refused_and_journals_nothing() {
         let journal = journal_with_attempt("kannel", "d1", "d1").await;
-        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10).await.unwrap();
+        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10)
+            .await
+            .unwrap();
         for (query, want) in [
             ("token=k-secreT&msg=d1&type=1", "unauthorized"),
             ("msg=d1&type=1", "unauthorized"),
@@ -727,15 +749,23 @@ mod tests {
             let err = desk.handle(dlr(query)).await.unwrap_err();
             assert_eq!(err.outcome(), want, "{query}");
         }
-        let unknown = desk.handle(dlr("token=k-secret&msg=d9&type=1")).await.unwrap();
+        let unknown = desk
+            .handle(dlr("token=k-secret&msg=d9&type=1"))
+            .await
+            .unwrap();
         assert_eq!(unknown.unknown, 1);
-        assert_eq!(kinds_of(&journal, "kannel").await, ["delivery.attempt.finished"]);
+        assert_eq!(
+            kinds_of(&journal, "kannel").await,
+            ["delivery.attempt.finished"]
+        );
     }
 
     #[tokio::test]
     async fn an_sms_stop_opts_the_number_out_once_and_start_opts_it_back_in() {
         let journal: Arc<dyn Journal> = Arc::new(MemoryJournal::new());
-        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10).await.unwrap();
+        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10)
+            .await
+            .unwrap();
         let mo = |text: &str| ProviderCallback {
             provider: "kannel".into(),
             callback: Callback::KannelMo {
@@ -745,7 +775,9 @@ mod tests {
         assert_eq!(desk.handle(mo("Stop")).await.unwrap().consent_changes, 1);
         assert_eq!(desk.handle(mo("STOP")).await.unwrap().unchanged, 1);
         assert_eq!(desk.handle(mo("hello")).await.unwrap(), Ack::default());
-        let ledger = ReportDesk::load(journal.clone(), secrets(), 10).await.unwrap();
+        let ledger = ReportDesk::load(journal.clone(), secrets(), 10)
+            .await
+            .unwrap();
         assert_eq!(
             ledger.consent.opted_out("+263771000001"),
             BTreeSet::from([Channel::Sms])
@@ -757,7 +789,9 @@ mod tests {
     #[tokio::test]
     async fn a_signed_whatsapp_status_applies_and_a_forged_one_is_refused() {
         let journal = journal_with_attempt("whatsapp", "d1", "wamid.A").await;
-        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10).await.unwrap();
+        let mut desk = ReportDesk::load(journal.clone(), secrets(), 10)
+            .await
+            .unwrap();
         let body = Bytes::from(
             r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"statuses":[{"id":"wamid.A","status":"read","timestamp":"1700000000","recipient_id":"263771000001"}]}}]}]}"#,
         );
@@ -774,10 +808,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(forged.outcome(), "unauthorized");
         assert_eq!(kinds_of(&journal, "whatsapp").await.len(), 1);
-        let ack = desk.handle(call(sign_body(b"app-secret", &body))).await.unwrap();
+        let ack = desk
+            .handle(call(sign_body(b"app-secret", &body)))
+            .await
+            .unwrap();
         assert_eq!(ack.applied, 1);
         assert_eq!(
-            desk.index().by_message("whatsapp", "wamid.A").unwrap().state,
+            desk.index()
+                .by_message("whatsapp", "wamid.A")
+                .unwrap()
+                .state,
             DeliveryStatus::Read
         );
     }
@@ -789,7 +829,9 @@ mod tests {
         let hs = |token: &str| ProviderCallback {
             provider: "whatsapp".into(),
             callback: Callback::WhatsAppHandshake {
-                query: format!("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}"),
+                query: format!(
+                    "hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}"
+                ),
             },
         };
         let ok = desk.handle(hs("vt")).await.unwrap();

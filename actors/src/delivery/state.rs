@@ -148,11 +148,7 @@ mod tests {
             (Sent, Queued, None),
         ];
         for (current, reported, want) in table {
-            assert_eq!(
-                advance(current, reported),
-                want,
-                "{current} + {reported}"
-            );
+            assert_eq!(advance(current, reported), want, "{current} + {reported}");
         }
     }
 

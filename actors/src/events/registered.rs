@@ -117,7 +117,9 @@ fn every_append_the_actors_build() -> Vec<Append> {
         to: "delivered".into(),
         detail: String::new(),
     };
-    all.push(delivery::journal::delivery_reported("s1", "telone", &reported));
+    all.push(delivery::journal::delivery_reported(
+        "s1", "telone", &reported,
+    ));
     let consent = ConsentChanged {
         address: "+263771000001".into(),
         channel: "sms".into(),

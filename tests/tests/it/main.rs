@@ -6,6 +6,7 @@ mod browser;
 mod chat;
 mod closes;
 mod cql;
+mod delivery_reports;
 mod durability;
 mod journal_api;
 mod journal_integrity;

@@ -43,7 +43,10 @@ async fn deliver(
     callback: Callback,
 ) -> Result<Ack, ApiError> {
     let Some(reports) = &state.reports else {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such provider callback"));
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "no such provider callback",
+        ));
     };
     reports
         .send(ProviderCallback { provider, callback })
