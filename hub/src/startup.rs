@@ -17,7 +17,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
-use oneclass_actors::delivery::{DeliveryReports, ReportDesk, DEFAULT_REPORT_INDEX_CAPACITY};
+use oneclass_actors::delivery::{DeliveryReports, ReportDesk};
 use oneclass_actors::events::RouteWrites;
 use oneclass_actors::metrics::Metrics;
 use oneclass_actors::rate_limit::RateLimiters;
@@ -203,7 +203,7 @@ impl Application {
         let desk = ReportDesk::load(
             self.journal.clone(),
             providers.callback_secrets(),
-            DEFAULT_REPORT_INDEX_CAPACITY,
+            self.settings.limits.report_index_max,
         )
         .await
         .context("rebuilding the delivery report index from the journal")?;

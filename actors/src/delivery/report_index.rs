@@ -6,7 +6,7 @@
 //! before it. Keys are `(provider, provider message id)`; the hub's delivery id is a second key
 //! because Kannel echoes the hub's reference (`msg=`) rather than an id of its own.
 //!
-//! Bounded: at most `capacity` deliveries are kept; the oldest *inserted* is dropped first. A
+//! Bounded: at most `capacity` deliveries are kept (`limits.report_index_max`, 200,000 by default); the oldest *inserted* is dropped first. A
 //! report for a dropped delivery is then treated as unknown (acknowledged, counted, not
 //! journaled). Size the bound for the deliveries sent within the longest report delay (an SMS
 //! failure receipt can come when its validity ends, up to 72 h later).
