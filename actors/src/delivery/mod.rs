@@ -55,8 +55,8 @@ pub use decision::{decide, Decision, Failure, Health};
 pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
 pub use report_index::{ReportIndex, Tracked};
 pub use reports::{
-    Ack, Callback, CallbackError, CallbackSecrets, DeliveryReports, OptedOut, ProviderCallback,
-    ReportDesk, DEFAULT_REPORT_INDEX_CAPACITY,
+    Ack, Callback, CallbackError, CallbackSecrets, DeliveryReports, GetDelivery, OptedOut,
+    ProviderCallback, ReportDesk, DEFAULT_REPORT_INDEX_CAPACITY,
 };
 pub use retry::{Retry, RetryPolicy, RetrySchedule};
 pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};

@@ -62,7 +62,7 @@ use tokio::sync::Mutex;
 
 use super::consent::{keyword, ConsentLedger, Keyword};
 use super::journal;
-use super::report_index::ReportIndex;
+use super::report_index::{ReportIndex, Tracked};
 use super::state::{advance, DeliveryStatus};
 use crate::events::{self, Append};
 use crate::metrics::Metrics;
@@ -238,6 +238,29 @@ impl Handler<ProviderCallback> for DeliveryReports {
     }
 }
 
+/// Where one delivery stands, as the index knows it (after catching up with the journal):
+/// `None` for a delivery no provider took yet or one older than the index's bound.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Option<Tracked>, CallbackError>")]
+pub struct GetDelivery {
+    pub delivery_id: String,
+}
+
+impl Handler<GetDelivery> for DeliveryReports {
+    type Result = ResponseFuture<Result<Option<Tracked>, CallbackError>>;
+
+    fn handle(&mut self, msg: GetDelivery, _: &mut Context<Self>) -> Self::Result {
+        let desk = self.desk.clone();
+        Box::pin(async move {
+            let mut desk = desk.lock().await;
+            desk.catch_up_all()
+                .await
+                .map_err(|e| CallbackError::Unavailable(e.to_string()))?;
+            Ok(desk.index.by_delivery(&msg.delivery_id).cloned())
+        })
+    }
+}
+
 /// Which channels an address opted out of (see the module doc).
 #[derive(Clone)]
 pub struct OptedOut(Arc<Mutex<ReportDesk>>);
@@ -278,10 +301,16 @@ impl ReportDesk {
             consent: ConsentLedger::default(),
             seen: HashMap::new(),
         };
-        for (stream, _) in desk.journal.streams_with_prefix("provider:").await? {
-            desk.catch_up(&stream).await?;
-        }
+        desk.catch_up_all().await?;
         Ok(desk)
+    }
+
+    /// Catches up with every `provider:*` stream (new providers' streams included).
+    async fn catch_up_all(&mut self) -> Result<(), StorageError> {
+        for (stream, _) in self.journal.streams_with_prefix("provider:").await? {
+            self.catch_up(&stream).await?;
+        }
+        Ok(())
     }
 
     /// The index, for tests and the delivery report route.

@@ -9,6 +9,7 @@ pub mod analytics;
 pub mod auth;
 pub mod calendar;
 pub mod callbacks;
+pub mod deliveries;
 pub mod health;
 pub mod journal;
 pub mod notifications;
@@ -28,6 +29,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     roster::configure(cfg);
     calendar::configure(cfg);
     callbacks::configure(cfg);
+    deliveries::configure(cfg);
     revoke::configure(cfg);
     notifications::configure(cfg);
     health::configure(cfg);

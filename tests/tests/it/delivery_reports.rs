@@ -12,13 +12,14 @@
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use oneclass_actors::Role;
 use oneclass_hub::startup::JOURNAL_FILE;
 use oneclass_protocol::journal::{
     decode_payload, encode_payload, kinds, ConsentChanged, DeliveryAttemptFinished,
     DeliveryReported,
 };
 use oneclass_storage::{AppendRequest, Journal, SqliteJournal};
-use oneclass_tests::{metric, TestHub};
+use oneclass_tests::{metric, token, TestHub};
 use sha2::Sha256;
 
 const KANNEL_TOKEN: &str = "kannel-callback-token";
@@ -139,6 +140,26 @@ async fn a_kannel_dlr_moves_the_attempt_to_delivered_once_and_an_sms_stop_opts_o
     };
     assert_eq!(get(&hub, &mo("STOP")).await.0, 200);
     assert_eq!(get(&hub, &mo("Thanks")).await.0, 200);
+    // The report as `GET /v1/deliveries/{id}` gives it: to the school's admin only.
+    let report = |who: String, id: &'static str| {
+        reqwest::Client::new()
+            .get(hub.http_url(&format!("/v1/deliveries/{id}")))
+            .bearer_auth(who)
+            .send()
+    };
+    let admin = token("a1", "s1", Role::Admin, &[]);
+    let resp = report(admin.clone(), "d1").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        (body["state"].as_str(), body["provider"].as_str()),
+        (Some("delivered"), Some("kannel"))
+    );
+    let other_school = token("a2", "s2", Role::Admin, &[]);
+    assert_eq!(report(other_school, "d1").await.unwrap().status(), 404);
+    let parent = token("p1", "s1", Role::Parent, &[]);
+    assert_eq!(report(parent, "d1").await.unwrap().status(), 404);
+    assert_eq!(report(admin, "d404").await.unwrap().status(), 404);
     let text = hub.metrics_text().await;
     assert_eq!(callbacks(&text, "kannel", "applied"), 1.0);
     assert_eq!(callbacks(&text, "kannel", "duplicate"), 2.0);
