@@ -214,8 +214,13 @@ impl Handler<ProviderCallback> for DeliveryReports {
         let desk = self.desk.clone();
         let metrics = self.metrics.clone();
         Box::pin(async move {
-            let provider = msg.provider.clone();
+            let mut provider = msg.provider.clone();
             let result = desk.lock().await.handle(msg).await;
+            // The name comes from the URL: an unconfigured one is not a label of its own, or
+            // anyone could grow the metric without bound.
+            if result == Err(CallbackError::UnknownProvider) {
+                provider = "unknown".to_owned();
+            }
             match &result {
                 Ok(ack) => {
                     let count = |n: usize, outcome| {
@@ -227,7 +232,9 @@ impl Handler<ProviderCallback> for DeliveryReports {
                     count(ack.unchanged, "duplicate");
                     count(ack.unknown, "unknown");
                     count(ack.consent_changes, "consent");
-                    if ack.applied + ack.unchanged + ack.unknown + ack.consent_changes == 0 {
+                    if ack.challenge.is_some() {
+                        metrics.callback(&provider, "handshake");
+                    } else if ack.applied + ack.unchanged + ack.unknown + ack.consent_changes == 0 {
                         metrics.callback(&provider, "ignored");
                     }
                 }
@@ -469,8 +476,8 @@ impl ReportDesk {
     }
 }
 
+/// The channel's wire name (`sms`, `whatsapp`, …), as its serde form spells it.
 fn channel_name(channel: Channel) -> String {
-    // unwrap: a unit enum variant serialises to a string.
     serde_json::to_value(channel)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -869,5 +876,57 @@ mod tests {
             desk.handle(hs("nope")).await,
             Err(CallbackError::Forbidden(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_hard_bounce_dsn_marks_its_e_mail_undelivered_and_a_delay_changes_nothing() {
+        let journal = journal_with_attempt(
+            "mail",
+            "0190f3a4-5b6c-7d8e-9f00-112233445566",
+            "0190f3a4-5b6c-7d8e-9f00-112233445566@oneclass.co.zw",
+        )
+        .await;
+        let mut all = secrets();
+        all.insert(
+            "mail".into(),
+            CallbackSecrets {
+                token: Some("m".into()),
+                ..Default::default()
+            },
+        );
+        let mut desk = ReportDesk::load(journal.clone(), all, 10).await.unwrap();
+        let dsn = |raw: &'static [u8]| ProviderCallback {
+            provider: "mail".into(),
+            callback: Callback::Dsn {
+                query: "token=m".into(),
+                body: Bytes::from_static(raw),
+            },
+        };
+        let bounced = desk
+            .handle(dsn(include_bytes!(
+                "../../../clients/src/email/testdata/postfix-user-unknown.eml"
+            )))
+            .await
+            .unwrap();
+        assert_eq!(bounced.applied, 1);
+        assert_eq!(
+            desk.index()
+                .by_delivery("0190f3a4-5b6c-7d8e-9f00-112233445566")
+                .unwrap()
+                .state,
+            DeliveryStatus::Undelivered
+        );
+        let delayed = desk
+            .handle(dsn(include_bytes!(
+                "../../../clients/src/email/testdata/delayed-mailbox-full.eml"
+            )))
+            .await
+            .unwrap();
+        assert_eq!(delayed, Ack::default());
+        assert!(matches!(
+            desk.handle(dsn(b"Subject: hi\r\n\r\nnot a report")).await,
+            Err(CallbackError::Malformed(_))
+        ));
+        assert_eq!(kinds_of(&journal, "mail").await.len(), 2);
     }
 }

@@ -51,10 +51,13 @@ struct RateLimitLabels {
 /// The labels of `oneclass_callbacks_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallbackLabels {
-    /// The configured provider name the callback claims to come from.
+    /// The configured provider name the callback is for (`unknown` for a name not configured,
+    /// so forged paths cannot grow the label set).
     provider: String,
-    /// `applied`, `duplicate`, `unknown`, `ignored`, `opt_out`, `opt_in`, `unauthorized`,
-    /// `malformed`, `failed` (the journal refused the write).
+    /// Per report or message: `applied` (journaled), `duplicate` (stale or repeated, not
+    /// journaled), `unknown` (message id not in the index), `consent` (opt-out or opt-in
+    /// journaled); per callback: `ignored` (nothing in it for the hub), `handshake`,
+    /// `unauthorized`, `malformed`, `unknown_provider`, `failed` (journal unavailable).
     outcome: &'static str,
 }
 

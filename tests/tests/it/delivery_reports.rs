@@ -281,6 +281,9 @@ async fn a_malformed_dsn_is_400_and_a_wrong_token_401() {
     let text = hub.metrics_text().await;
     assert_eq!(callbacks(&text, "mail", "malformed"), 1.0);
     assert_eq!(callbacks(&text, "mail", "unauthorized"), 1.0);
+    // The made-up name is not a label: forged paths cannot grow the metric.
+    assert_eq!(callbacks(&text, "unknown", "unknown_provider"), 1.0);
+    assert!(!text.contains("nobody"));
     hub.stop().await;
     assert!(stream(&hub, "mail").await.is_empty());
 }
