@@ -21,7 +21,7 @@
 //! | `school/` | the school actor, one concept per file (batch, channel, members, subscribe, …) |
 //! | `session/` | the WebSocket session, one concept per file (frames, connect, subscriptions, replay, recovery, queries, outbound queue, writer, live-session index) |
 //! | `events/` | the journal gateway: typed appends, idempotency keys, payload encoding, audit |
-//! | `delivery/` | one provider actor per outside provider: GCRA pacing, bounded queue, retries, circuit breaker, journaled attempts |
+//! | `delivery/` | one provider actor per outside provider: GCRA pacing, bounded queue, retries, circuit breaker, journaled attempts; the delivery-report actor (provider callbacks, forward-only states, opt-outs) |
 //! | `notify/` | notifications: audience resolution, the journal events of one notification, the contents inbox events reference |
 //! | `identity/` | credentials beyond signatures: token revocation |
 //! | `client_view` | which journal kinds a client sees, as protocol events |

@@ -59,6 +59,11 @@ pub struct Limits {
     /// terms, holidays and exam sittings fit many times over, and the bound keeps the journaled
     /// calendar small.
     pub calendar_periods_max: usize,
+    /// Deliveries the delivery-report index keeps (`delivery::ReportIndex`), oldest dropped
+    /// first; a report for a dropped delivery is acknowledged as unknown. Sized for the
+    /// deliveries sent within the longest report delay (72 h of SMS at contracted rates, many
+    /// times over), at a few hundred bytes each.
+    pub report_index_max: usize,
     /// Channels one connection may be subscribed to at once (its inbox included); a subscribe
     /// past it is answered `forbidden` and the socket stays open.
     pub max_subscriptions_per_connection: usize,
@@ -102,6 +107,7 @@ impl Default for Limits {
             max_push_tokens_per_member: 10,
             member_page_max: 500,
             calendar_periods_max: 100,
+            report_index_max: crate::delivery::DEFAULT_REPORT_INDEX_CAPACITY,
             max_subscriptions_per_connection: 1024,
             max_subscriptions_per_user: 4096,
             presence_interval: Duration::from_secs(1),

@@ -15,6 +15,7 @@
 //! | [`can_read_journal`] | analysts, admins and services of the school, platform services |
 //! | [`can_read_bodies`] | admins of the school only (and the access is audited) |
 //! | [`can_revoke`] | admins and services of the token's school, platform services |
+//! | [`can_read_delivery`] | admins and services of the delivery's school, platform services (teachers and parents once deliveries name their recipient) |
 //!
 //! Analysts are metadata-only (README, "Roles"): they read the journal's metadata and analytics
 //! over REST. Every WebSocket op either carries message bodies (subscribe, history, channels,
@@ -137,6 +138,14 @@ pub fn can_read_bodies(p: &Principal, school: &str) -> Result<(), ErrorCode> {
 /// Whether `p` may revoke a token issued for `token_school`.
 pub fn can_revoke(p: &Principal, token_school: &str) -> Result<(), ErrorCode> {
     allow(matches!(p.role, Role::Admin | Role::Service) && p.in_school(token_school))
+}
+
+/// Whether `p` may read the report of a delivery of `school` (`GET /v1/deliveries/{id}`).
+/// Teachers (own classes) and parents (own deliveries) will be allowed once a delivery's
+/// journal entries name its recipient, which the dispatcher will write; until then they are
+/// refused rather than guessed at.
+pub fn can_read_delivery(p: &Principal, school: &str) -> Result<(), ErrorCode> {
+    allow(matches!(p.role, Role::Admin | Role::Service) && p.in_school(school))
 }
 
 #[cfg(test)]
@@ -340,6 +349,23 @@ mod tests {
         for role in [Role::Teacher, Role::Parent, Role::Analyst] {
             assert_eq!(
                 can_manage_calendar(&principal("u", "s1", role, &["c1"]), "s1"),
+                DENIED,
+                "{role:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delivery_report_is_read_by_admins_and_services_of_its_school_only() {
+        assert!(can_read_delivery(&principal("a", "s1", Role::Admin, &[]), "s1").is_ok());
+        assert!(can_read_delivery(&principal("s", "*", Role::Service, &[]), "s1").is_ok());
+        assert_eq!(
+            can_read_delivery(&principal("a", "s2", Role::Admin, &[]), "s1"),
+            DENIED
+        );
+        for role in [Role::Teacher, Role::Parent, Role::Analyst] {
+            assert_eq!(
+                can_read_delivery(&principal("u", "s1", role, &["c1"]), "s1"),
                 DENIED,
                 "{role:?}"
             );

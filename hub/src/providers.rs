@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use oneclass_actors::delivery::CallbackSecrets;
 use oneclass_clients::email::{SmtpConfig, SmtpMailer, SmtpSecurity, Templates};
 use oneclass_clients::push::apns::{ApnsClient, ApnsConfig};
 use oneclass_clients::push::fcm::{FcmClient, FcmConfig, ServiceAccount};
@@ -69,6 +70,9 @@ pub struct ConfiguredProvider {
     /// What its provider actor is started with: rate, bounds, retry, circuit, unit price.
     pub actor: ProviderActorSettings,
     pub client: ProviderClient,
+    /// What authenticates this provider's callbacks (`callback_token`, `app_secret`,
+    /// `verify_token` credentials; see `routes::callbacks`).
+    pub callbacks: CallbackSecrets,
 }
 
 /// Every configured provider, ordered by kind, then priority.
@@ -116,6 +120,7 @@ impl ProviderRegistry {
                     cost: settings.cost.clone(),
                     actor: actor_settings(settings),
                     client,
+                    callbacks: callback_secrets(settings),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -141,6 +146,14 @@ impl ProviderRegistry {
     /// The provider called `name`.
     pub fn get(&self, name: &str) -> Option<&ConfiguredProvider> {
         self.providers.iter().find(|p| p.name == name)
+    }
+
+    /// Each provider's callback secrets, by name, for the `DeliveryReports` actor.
+    pub fn callback_secrets(&self) -> std::collections::HashMap<String, CallbackSecrets> {
+        self.providers
+            .iter()
+            .map(|p| (p.name.clone(), p.callbacks.clone()))
+            .collect()
     }
 
     /// One line for the startup log: `sms: telone(1), econet(2); email: mail(0)`.
@@ -205,6 +218,22 @@ fn http_settings(settings: &ProviderSettings) -> HttpSettings {
         timeout: settings.timeouts.request,
         connect_timeout: settings.timeouts.connect,
         ..HttpSettings::default()
+    }
+}
+
+/// The optional credentials that authenticate a provider's callbacks.
+fn callback_secrets(settings: &ProviderSettings) -> CallbackSecrets {
+    let get = |key: &str| {
+        settings
+            .credentials
+            .get(key)
+            .map(|s| s.expose_secret().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    CallbackSecrets {
+        token: get("callback_token"),
+        app_secret: get("app_secret"),
+        verify_token: get("verify_token"),
     }
 }
 

@@ -12,11 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
+use actix::{Actor, Addr};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
+use oneclass_actors::delivery::{DeliveryReports, ReportDesk};
 use oneclass_actors::events::RouteWrites;
 use oneclass_actors::metrics::Metrics;
 use oneclass_actors::rate_limit::RateLimiters;
@@ -53,6 +54,9 @@ pub struct AppState {
     pub providers: Arc<ProviderRegistry>,
     /// The running provider actors' routers, one per configured kind, for the dispatcher.
     pub delivery: DeliveryEngine,
+    /// Where provider callbacks go (`routes::callbacks`); `None` until `run` starts it (and in
+    /// route tests that build the state by hand), when callbacks are answered `404`.
+    pub reports: Option<Addr<DeliveryReports>>,
 }
 
 impl AppState {
@@ -84,6 +88,7 @@ impl AppState {
             metrics,
             providers: Arc::new(ProviderRegistry::empty()),
             delivery: DeliveryEngine::none(),
+            reports: None,
         }
     }
 }
@@ -204,9 +209,20 @@ impl Application {
             self.journal.clone() as Arc<dyn Journal>,
             self.metrics.clone(),
         );
+        let desk = ReportDesk::load(
+            self.journal.clone(),
+            providers.callback_secrets(),
+            self.settings.limits.report_index_max,
+        )
+        .await
+        .context("rebuilding the delivery report index from the journal")?;
+        let reports_metrics = self.metrics.clone();
+        let reports =
+            actix::Supervisor::start(move |_| DeliveryReports::new(desk, reports_metrics));
         let state = web::Data::new(AppState {
             providers: providers.clone(),
             delivery: delivery.clone(),
+            reports: Some(reports),
             ..AppState::new(
                 self.journal.clone(),
                 self.auth.clone(),

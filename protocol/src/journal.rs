@@ -70,6 +70,13 @@ pub mod kinds {
     /// A kind's router moved a delivery off a provider to the next one of the kind, or found
     /// none left (stream `provider:{name}` of the provider left, [`super::DeliveryFailedOver`]).
     pub const DELIVERY_FAILED_OVER: &str = "delivery.failed_over";
+    /// A provider reported a delivery's new state (a DLR, a WhatsApp status, a DSN) and the
+    /// state moved forward (stream `provider:{name}`, [`super::DeliveryReported`]). Duplicate
+    /// and backward reports are not journaled.
+    pub const DELIVERY_REPORT: &str = "delivery.report";
+    /// A recipient opted out of (or back into) a channel, e.g. an SMS `STOP` (stream
+    /// `provider:{name}` of the provider it arrived through, [`super::ConsentChanged`]).
+    pub const CONSENT_CHANGED: &str = "consent.changed";
 
     /// Every registered kind.
     pub const ALL: &[&str] = &[
@@ -85,6 +92,8 @@ pub mod kinds {
         DELIVERY_ATTEMPT_FINISHED,
         PROVIDER_CIRCUIT_CHANGED,
         DELIVERY_FAILED_OVER,
+        DELIVERY_REPORT,
+        CONSENT_CHANGED,
     ];
 
     /// Whether `kind` is registered.
@@ -194,6 +203,34 @@ pub struct DeliveryFailedOver {
     pub reason: String,
     /// The failure's text, or the drain time against the deadline.
     pub detail: String,
+}
+
+/// Payload of `delivery.report`: a delivery's state moved forward on a provider's report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReported {
+    pub delivery_id: String,
+    /// The provider's id of the message the report names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    /// The state before the report (`sent`, `delivered`, …).
+    pub from: String,
+    /// The state after it.
+    pub to: String,
+    /// The provider's own words (receipt text, error title, DSN status), for people.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// Payload of `consent.changed`. `address` is the number or e-mail address the change is for
+/// (E.164 for phones), `channel` the delivery channel (`sms`, `whatsapp`, `email`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentChanged {
+    pub address: String,
+    pub channel: String,
+    /// `true` when the recipient opted out, `false` when they opted back in.
+    pub opted_out: bool,
+    /// What caused it, e.g. `sms_keyword:STOP`.
+    pub source: String,
 }
 
 /// Encodes a payload as a MessagePack map.

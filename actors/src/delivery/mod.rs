@@ -20,6 +20,10 @@
 //! | `journal.rs` | the three journal entries (`delivery.attempt.started`/`finished`, `provider.circuit.changed`) on `provider:{name}` |
 //! | `router.rs` | [`ProviderSet`]: one kind's providers in priority order, failover, [`plan`] |
 //! | `decision.rs` | [`decide`]: the client's `Outcome` → done, retry, give up; [`Failure`] |
+//! | `state.rs` | [`DeliveryStatus`] and [`advance`]: states only move forward |
+//! | `report_index.rs` | [`ReportIndex`]: provider message id → delivery, bounded, rebuilt from the journal |
+//! | `consent.rs` | opt-out keywords and [`ConsentLedger`], the opted-out channels per address |
+//! | `reports.rs` | [`DeliveryReports`]: provider callbacks authenticated, parsed, mapped and journaled |
 //!
 //! Time: every piece reads `tokio::time::Instant`, so under `tokio::time::pause()` an hour of
 //! pacing, retries and cool-downs runs in no real time.
@@ -27,12 +31,16 @@
 mod actor;
 mod circuit;
 mod client;
+mod consent;
 mod decision;
 pub(crate) mod journal;
 mod limiter;
+mod report_index;
+mod reports;
 mod retry;
 mod router;
 mod settings;
+mod state;
 
 #[cfg(test)]
 mod router_tests;
@@ -47,8 +55,15 @@ pub use client::{
     EmailProvider, Named, OutboundMessage, ProviderClient, ProviderKind, PushProvider, SmsProvider,
     WhatsAppProvider,
 };
+pub use consent::{keyword, ConsentLedger, Keyword, OPT_IN_WORDS, OPT_OUT_WORDS};
 pub use decision::{decide, Decision, Failure, Health};
 pub use limiter::{ProviderLimiter, ProviderRate, TokioClock};
+pub use report_index::{ReportIndex, Tracked};
+pub use reports::{
+    Ack, Callback, CallbackError, CallbackSecrets, DeliveryReports, GetDelivery, OptedOut,
+    ProviderCallback, ReportDesk, DEFAULT_REPORT_INDEX_CAPACITY,
+};
 pub use retry::{Retry, RetryPolicy, RetrySchedule};
 pub use router::{plan, skip, Member, Passed, ProviderSet, Skip, Step, Undelivered};
 pub use settings::{ProviderActorSettings, DEFAULT_MAX_IN_FLIGHT, DEFAULT_QUEUE_CAPACITY};
+pub use state::{advance, DeliveryStatus};

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use oneclass_protocol::journal::{
-    kinds, DeliveryAttemptFinished, DeliveryAttemptStarted, DeliveryFailedOver,
-    ProviderCircuitChanged,
+    kinds, ConsentChanged, DeliveryAttemptFinished, DeliveryAttemptStarted, DeliveryFailedOver,
+    DeliveryReported, ProviderCircuitChanged,
 };
 use oneclass_protocol::ChannelName;
 
@@ -118,6 +118,23 @@ fn every_append_the_actors_build() -> Vec<Append> {
         detail: "provider `telone` circuit is open".into(),
     };
     all.push(delivery::journal::failed_over("s1", &failed_over));
+    let reported = DeliveryReported {
+        delivery_id: "d1".into(),
+        provider_message_id: Some("TL1".into()),
+        from: "sent".into(),
+        to: "delivered".into(),
+        detail: String::new(),
+    };
+    all.push(delivery::journal::delivery_reported(
+        "s1", "telone", &reported,
+    ));
+    let consent = ConsentChanged {
+        address: "+263771000001".into(),
+        channel: "sms".into(),
+        opted_out: true,
+        source: "sms_keyword:STOP".into(),
+    };
+    all.push(delivery::journal::consent_changed("telone", &consent));
     all
 }
 

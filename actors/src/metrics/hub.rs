@@ -57,6 +57,19 @@ struct FailoverLabels {
     reason: &'static str,
 }
 
+/// The labels of `oneclass_callbacks_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallbackLabels {
+    /// The configured provider name the callback is for (`unknown` for a name not configured,
+    /// so forged paths cannot grow the label set).
+    provider: String,
+    /// Per report or message: `applied` (journaled), `duplicate` (stale or repeated, not
+    /// journaled), `unknown` (message id not in the index), `consent` (opt-out or opt-in
+    /// journaled); per callback: `ignored` (nothing in it for the hub), `handshake`,
+    /// `unauthorized`, `malformed`, `unknown_provider`, `failed` (journal unavailable).
+    outcome: &'static str,
+}
+
 /// The labels of `oneclass_delivery_attempts_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliveryAttemptLabels {
@@ -127,6 +140,8 @@ pub struct Metrics {
     provider_circuit_state: Family<ProviderLabels, Gauge>,
     /// Deliveries a kind's router moved off a provider, by provider and reason.
     delivery_failovers: Family<FailoverLabels, Counter>,
+    /// Provider callbacks (delivery reports, inbound messages) by provider and outcome.
+    callbacks: Family<CallbackLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -263,6 +278,12 @@ impl Metrics {
             "Provider calls by provider and outcome",
             delivery_attempts.clone(),
         );
+        let callbacks = Family::<CallbackLabels, Counter>::default();
+        registry.register(
+            "oneclass_callbacks",
+            "Provider callbacks by provider and outcome",
+            callbacks.clone(),
+        );
         let provider_queue_depth = Family::<ProviderLabels, Gauge>::default();
         registry.register(
             "oneclass_provider_queue_depth",
@@ -304,6 +325,7 @@ impl Metrics {
             provider_queue_depth,
             provider_circuit_state,
             delivery_failovers,
+            callbacks,
         }
     }
 
@@ -317,12 +339,32 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts one provider callback that ended in `outcome`.
+    pub fn callback(&self, provider: &str, outcome: &'static str) {
+        self.callbacks
+            .get_or_create(&CallbackLabels {
+                provider: provider.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
     /// How many deliveries left `from` for `reason`.
     pub fn delivery_failovers(&self, from: &str, reason: &'static str) -> u64 {
         self.delivery_failovers
             .get(&FailoverLabels {
                 from: from.to_owned(),
                 reason,
+            })
+            .map_or(0, |c| c.get())
+    }
+
+    /// The count behind [`Self::callback`], for tests.
+    pub fn callbacks(&self, provider: &str, outcome: &'static str) -> u64 {
+        self.callbacks
+            .get(&CallbackLabels {
+                provider: provider.to_owned(),
+                outcome,
             })
             .map_or(0, |c| c.get())
     }

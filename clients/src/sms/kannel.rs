@@ -221,9 +221,53 @@ pub fn parse_dlr(query: &str) -> Result<DeliveryReport, DlrError> {
     })
 }
 
+/// One inbound SMS (MO) as smsbox's `sms-service` forwards it to the hub. The service's
+/// `get-url` is `…?from=%p&to=%P&text=%a` (Kannel's escape codes: `%p` the handset, `%P` the
+/// number it wrote to, `%a` the whole text); any other parameters (the hub's token) are left to
+/// the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundSms {
+    /// The handset that sent it, as the SMSC wrote it.
+    pub from: String,
+    /// The hub's number it was sent to, when given.
+    pub to: Option<String>,
+    /// The text (may be empty).
+    pub text: String,
+}
+
+/// Reads the query string of an `sms-service` call (see [`InboundSms`]).
+pub fn parse_mo(query: &str) -> Result<InboundSms, DlrError> {
+    let (mut from, mut to, mut text) = (None, None, None);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "from" => from = Some(value.into_owned()),
+            "to" => to = Some(value.into_owned()),
+            "text" => text = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(InboundSms {
+        from: from
+            .filter(|f| !f.trim().is_empty())
+            .ok_or(DlrError::Missing("from"))?,
+        to: to.filter(|t| !t.is_empty()),
+        text: text.ok_or(DlrError::Missing("text"))?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_sms_service_call_is_parsed_into_an_inbound_sms() {
+        let mo = parse_mo("token=x&from=%2B263771000001&to=12345&text=Stop+please").unwrap();
+        assert_eq!(mo.from, "+263771000001");
+        assert_eq!(mo.to.as_deref(), Some("12345"));
+        assert_eq!(mo.text, "Stop please");
+        assert_eq!(parse_mo("text=STOP"), Err(DlrError::Missing("from")));
+        assert_eq!(parse_mo("from=1"), Err(DlrError::Missing("text")));
+    }
 
     #[test]
     fn a_dlr_callback_is_parsed_into_a_report() {

@@ -23,9 +23,9 @@
 //! |---|---|---|---|
 //! | TelOne | API root | `username`, `password` | `sender` (sender id, required) |
 //! | Econet | API root | `api_key` | `sender` (required) |
-//! | Kannel | smsbox HTTP root | `username`, `password` | `sender` (optional), `dlr_url` |
-//! | WhatsApp Cloud API | Graph root | `access_token`, `phone_number_id` | `api_version` (`v23.0`) |
-//! | SMTP (`email`) | `smtp://host:port` (STARTTLS required), `smtps://` (TLS), `smtp+insecure://` (plaintext, local sinks only) | `username` with `password`, or neither | `sender` (the `From:` mailbox, required) |
+//! | Kannel | smsbox HTTP root | `username`, `password`; `callback_token` for its DLRs and inbound SMS | `sender` (optional), `dlr_url` |
+//! | WhatsApp Cloud API | Graph root | `access_token`, `phone_number_id`; `app_secret` and `verify_token` for its webhooks | `api_version` (`v23.0`) |
+//! | SMTP (`email`) | `smtp://host:port` (STARTTLS required), `smtps://` (TLS), `smtp+insecure://` (plaintext, local sinks only) | `username` with `password`, or neither; `callback_token` for the MTA's DSN POSTs | `sender` (the `From:` mailbox, required) |
 //! | FCM (`push_fcm`) | FCM root | `service_account` (the key file's JSON) | |
 //! | APNs (`push_apns`) | APNs root | `key_id`, `team_id`, `private_key` (the `.p8`) | `topic` (bundle id, required) |
 //!

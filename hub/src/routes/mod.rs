@@ -8,6 +8,8 @@
 pub mod analytics;
 pub mod auth;
 pub mod calendar;
+pub mod callbacks;
+pub mod deliveries;
 pub mod health;
 pub mod journal;
 pub mod notifications;
@@ -26,6 +28,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     ws::configure(cfg);
     roster::configure(cfg);
     calendar::configure(cfg);
+    callbacks::configure(cfg);
+    deliveries::configure(cfg);
     revoke::configure(cfg);
     notifications::configure(cfg);
     health::configure(cfg);

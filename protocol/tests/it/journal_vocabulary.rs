@@ -21,6 +21,8 @@ fn the_registered_event_kinds_are_exactly_these() {
             "delivery.attempt.finished",
             "provider.circuit.changed",
             "delivery.failed_over",
+            "delivery.report",
+            "consent.changed",
         ]
     );
 }

@@ -8,6 +8,7 @@ mod closes;
 mod cql;
 #[cfg(feature = "sandbox")]
 mod delivery_failover;
+mod delivery_reports;
 mod durability;
 mod journal_api;
 mod journal_integrity;
