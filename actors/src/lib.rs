@@ -7,6 +7,10 @@
 //! │   └── SchoolActor      owns every channel of one school: heads, subscribers, fan-out,
 //! │                        presence, typing, roster, inboxes; the single writer of its streams
 //! └── SessionActor         one per WebSocket: auth, commands, catch-up replay, heartbeats
+//!
+//! ProviderActor            one per configured provider (`delivery/`), each under its own actix
+//!                          `Supervisor`; a router per kind fails over between them
+//! DeliveryReports          provider callbacks: reports mapped to deliveries, opt-outs
 //! ```
 //!
 //! The journal's writer thread (group commit) lives in `oneclass-storage`; actors reach it through
@@ -22,7 +26,7 @@
 //! | `session/` | the WebSocket session, one concept per file (frames, connect, subscriptions, replay, recovery, queries, outbound queue, writer, live-session index) |
 //! | `events/` | the journal gateway: typed appends, idempotency keys, payload encoding, audit |
 //! | `delivery/` | one provider actor per outside provider: GCRA pacing, bounded queue, retries, circuit breaker, journaled attempts; the delivery-report actor (provider callbacks, forward-only states, opt-outs) |
-//! | `notify/` | notifications: audience resolution, the journal events of one notification, the contents inbox events reference |
+//! | `notify/` | notifications: audience resolution, the journal events of one notification, the contents inbox events reference; the dispatcher's pure core: delivery policies and plans, templates and SMS segments, the school calendar |
 //! | `identity/` | credentials beyond signatures: token revocation |
 //! | `client_view` | which journal kinds a client sees, as protocol events |
 //! | `frame_limits` | the check that no frame for a client breaks the protocol's limits |
@@ -35,7 +39,7 @@
 //! Families still to come each get a folder here when their first file lands (none exists yet):
 //! `payments/` (payment sagas rebuilt from the journal), `webhooks/` (outbound webhook
 //! endpoints and their ordered queues), `files/` (bounded media processing off the workers), and
-//! more of `identity/` (MFA, API keys) and `notify/` (the dispatcher and its fallback policy).
+//! more of `identity/` (MFA, API keys) and `notify/` (the dispatcher actor that runs the plans).
 
 pub mod client_view;
 pub mod delivery;
