@@ -300,6 +300,26 @@ pub fn hub_binary() -> PathBuf {
     path
 }
 
+/// Runs the real `oneclass-hub journal verify` over the journal in `data_dir`, for school `s1`
+/// and every time the tests write in; the caller reads its status and output.
+pub fn journal_verify(data_dir: &Path) -> std::process::Output {
+    std::process::Command::new(hub_binary())
+        .args([
+            "journal",
+            "verify",
+            "--school",
+            "s1",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2100-01-01",
+        ])
+        .env("ONECLASS_DATA_DIR", data_dir)
+        .env("ONECLASS_JWT_SECRET", SECRET)
+        .output()
+        .expect("running oneclass-hub journal verify")
+}
+
 impl ChildHub {
     /// Starts the binary on `data_dir` with port 0 and the test secret, and reads the address
     /// from its first stdout line `listening on ADDR`.

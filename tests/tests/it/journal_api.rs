@@ -3,7 +3,7 @@
 
 use oneclass_actors::Role;
 use oneclass_protocol::Codec;
-use oneclass_tests::{ch, hub_binary, token, TestHub, SECRET};
+use oneclass_tests::{ch, journal_verify, token, TestHub};
 use serde_json::Value;
 
 const RANGE: &str = "from=2020-01-01&to=2100-01-01";
@@ -204,23 +204,7 @@ async fn journal_verify_passes_an_intact_journal_and_names_a_tampered_row() {
     let mut hub = TestHub::spawn();
     seed(&hub, 4).await;
     hub.stop().await;
-    let run = || {
-        std::process::Command::new(hub_binary())
-            .args([
-                "journal",
-                "verify",
-                "--school",
-                "s1",
-                "--from",
-                "2020-01-01",
-                "--to",
-                "2100-01-01",
-            ])
-            .env("ONECLASS_DATA_DIR", &hub.data_dir)
-            .env("ONECLASS_JWT_SECRET", SECRET)
-            .output()
-            .unwrap()
-    };
+    let run = || journal_verify(&hub.data_dir);
     let ok = run();
     assert!(
         ok.status.success(),

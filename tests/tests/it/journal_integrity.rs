@@ -14,7 +14,7 @@ use oneclass_protocol::client::{Client, ClientError};
 use oneclass_protocol::command::Command;
 use oneclass_protocol::reply::History;
 use oneclass_protocol::{ChannelName, Codec};
-use oneclass_tests::{ch, hub_binary, test_settings, token, TestHub, SECRET};
+use oneclass_tests::{ch, journal_verify, test_settings, token, TestHub};
 
 fn class() -> ChannelName {
     ch("class:s1:c1")
@@ -155,21 +155,7 @@ async fn a_lowered_head_fails_the_first_publish_for_good_and_journal_verify_name
         tmp.path(),
         "UPDATE streams SET head = 3 WHERE stream = 'class:s1:c1'",
     );
-    let verify = std::process::Command::new(hub_binary())
-        .args([
-            "journal",
-            "verify",
-            "--school",
-            "s1",
-            "--from",
-            "2020-01-01",
-            "--to",
-            "2100-01-01",
-        ])
-        .env("ONECLASS_DATA_DIR", tmp.path())
-        .env("ONECLASS_JWT_SECRET", SECRET)
-        .output()
-        .unwrap();
+    let verify = journal_verify(tmp.path());
     let stderr = String::from_utf8_lossy(&verify.stderr);
     assert_eq!(verify.status.code(), Some(1), "{stderr}");
     assert!(
