@@ -157,6 +157,7 @@ fn provider_submit(c: &mut Criterion) {
                             actor.send(Submit(Delivery {
                                 delivery_id: format!("bench-{n}"),
                                 school: "s1".into(),
+                                context: None,
                                 message: OutboundMessage::Sms(message(n)),
                             }))
                         })

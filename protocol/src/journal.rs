@@ -134,6 +134,18 @@ pub struct NotificationPosted {
     pub notification_id: String,
 }
 
+/// What a delivery is for, when the dispatcher sent it: written on both attempt entries so costs
+/// and a notification's deliveries are read from the provider streams without a join. User ids
+/// only, never an address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFor {
+    pub notification_id: String,
+    /// The recipient's user id.
+    pub user: String,
+    /// The notification's kind (`fees.reminder`, `emergency`, …).
+    pub kind: String,
+}
+
 /// Payload of `delivery.attempt.started`. No recipient address: the delivery id leads to it, and
 /// the provider's stream stays free of personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,6 +159,9 @@ pub struct DeliveryAttemptStarted {
     /// Whether this call is the half-open circuit's probe.
     #[serde(default)]
     pub probe: bool,
+    /// The notification and recipient, when the dispatcher sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<DeliveryFor>,
 }
 
 /// Payload of `delivery.attempt.finished`.
@@ -176,6 +191,9 @@ pub struct DeliveryAttemptFinished {
     /// When the decision is `retry`, the wait before the next attempt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<u64>,
+    /// The notification and recipient, when the dispatcher sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<DeliveryFor>,
 }
 
 /// Payload of `provider.circuit.changed`; journaled under the school of the delivery whose

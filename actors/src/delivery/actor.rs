@@ -47,7 +47,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use oneclass_clients::Outcome;
 use oneclass_protocol::journal::{
-    DeliveryAttemptFinished, DeliveryAttemptStarted, ProviderCircuitChanged,
+    DeliveryAttemptFinished, DeliveryAttemptStarted, DeliveryFor, ProviderCircuitChanged,
 };
 use oneclass_storage::Journal;
 use tokio::sync::oneshot;
@@ -72,6 +72,9 @@ pub struct Delivery {
     /// The school it is sent for (the journal's partition).
     pub school: String,
     pub message: OutboundMessage,
+    /// The notification and recipient it is for (journaled on its attempts); `None` for a
+    /// delivery sent outside a notification (tests, benchmarks).
+    pub context: Option<DeliveryFor>,
 }
 
 /// A delivery this provider took.
@@ -295,6 +298,7 @@ impl ProviderActor {
                 attempt: pending.attempts,
                 segments,
                 probe,
+                context: pending.delivery.context.clone(),
             },
         ));
         let journal = self.journal.clone();
@@ -414,6 +418,7 @@ impl ProviderActor {
                 cost_micros,
                 currency: self.settings.currency.clone(),
                 retry_in_ms,
+                context: pending.delivery.context.clone(),
             },
         )];
         if let Some(t) = &transition {

@@ -683,6 +683,7 @@ mod tests {
             cost_micros: 0,
             currency: "USD".into(),
             retry_in_ms: None,
+            context: None,
         };
         events::write(
             journal.as_ref(),

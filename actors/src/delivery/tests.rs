@@ -124,6 +124,7 @@ pub(super) fn sms(id: &str, to: &str, text: &str) -> Submit {
     Submit(Delivery {
         delivery_id: id.into(),
         school: "s1".into(),
+        context: None,
         message: OutboundMessage::Sms(SmsMessage {
             to: ZwMobile::parse(to).unwrap(),
             text: text.into(),
@@ -260,6 +261,7 @@ async fn every_attempt_is_journaled_before_and_after_the_call_with_its_id_segmen
             attempt: 1,
             segments: 2,
             probe: false,
+            context: None,
         }
     );
     let end = finished(&events[1].1);
@@ -498,6 +500,7 @@ async fn a_message_of_another_kind_is_refused_before_it_is_queued() {
         .send(Submit(Delivery {
             delivery_id: "d1".into(),
             school: "s1".into(),
+            context: None,
             message: OutboundMessage::Email(email),
         }))
         .await
@@ -595,6 +598,7 @@ fn whatsapp_text(id: &str, to: &str) -> Submit {
     Submit(Delivery {
         delivery_id: id.into(),
         school: "s1".into(),
+        context: None,
         message: OutboundMessage::WhatsApp(WaMessage {
             to: to.into(),
             reference: id.into(),

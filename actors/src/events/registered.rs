@@ -86,6 +86,7 @@ fn every_append_the_actors_build() -> Vec<Append> {
         attempt: 1,
         segments: 1,
         probe: false,
+        context: None,
     };
     all.push(delivery::journal::attempt_started("s1", "telone", &started));
     let finished = DeliveryAttemptFinished {
@@ -100,6 +101,7 @@ fn every_append_the_actors_build() -> Vec<Append> {
         cost_micros: 10_800,
         currency: "USD".into(),
         retry_in_ms: None,
+        context: None,
     };
     all.push(delivery::journal::attempt_finished(
         "s1", "telone", &finished,

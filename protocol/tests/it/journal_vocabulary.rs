@@ -121,6 +121,7 @@ fn delivery_payloads_have_exactly_these_fields() {
         attempt: 1,
         segments: 2,
         probe: false,
+        context: None,
     };
     assert_eq!(
         keys(&encode_payload(&started)),
@@ -139,6 +140,7 @@ fn delivery_payloads_have_exactly_these_fields() {
         cost_micros: 0,
         currency: "USD".into(),
         retry_in_ms: Some(40_000),
+        context: None,
     };
     assert_eq!(
         keys(&encode_payload(&finished)),

@@ -91,6 +91,7 @@ async fn the_hub_fails_an_sms_over_from_telone_to_econet_and_journals_the_move()
     let delivery = Delivery {
         delivery_id: "e2e-1".into(),
         school: "s1".into(),
+        context: None,
         message: OutboundMessage::Sms(SmsMessage {
             to: ZwMobile::parse("0772345678").unwrap(),
             text: "Fees are due on Friday".into(),

@@ -61,6 +61,7 @@ fn finished(delivery: &str, message: &str) -> DeliveryAttemptFinished {
         cost_micros: 10_000,
         currency: "USD".into(),
         retry_in_ms: None,
+        context: None,
     }
 }
 
